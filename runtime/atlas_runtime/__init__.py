@@ -1,0 +1,1 @@
+"""The shared runtime of every service atlas-gen renders."""

@@ -1,0 +1,1 @@
+"""The spec language of atlas-gen, as pydantic models."""

@@ -1,0 +1,1 @@
+"""Templates shipped with atlas-gen: the service templates and the workspace (copier) template."""
