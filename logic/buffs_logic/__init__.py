@@ -1,0 +1,1 @@
+"""Business logic of the buffs service (handlers referenced by specs/buffs.yaml)."""

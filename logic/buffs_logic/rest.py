@@ -1,0 +1,18 @@
+"""REST handlers of the buffs service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from atlas_runtime.errors import BadRequest
+
+
+async def define(ctx: Any, request: Any) -> Any:
+    """Create or replace a buff definition shared by every tenant; the path id must match the body."""
+    definition_id = request.params["id"]
+    if request.body.id != definition_id:
+        raise BadRequest(
+            f"body id {request.body.id} differs from the path id {definition_id}", pointer="/data/id"
+        )
+    await ctx.state.definitions.put(definition_id, request.body)
+    return request.body

@@ -1,0 +1,1 @@
+"""Business logic of the drops service (handlers referenced by specs/drops.yaml)."""

@@ -1,0 +1,1 @@
+"""Business logic of the parties service (handlers referenced by specs/parties.yaml)."""
