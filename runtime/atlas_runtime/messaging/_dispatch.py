@@ -1,0 +1,245 @@
+"""Per-message pipeline, independent of the broker: decode, dedupe, handle, retry, dead-letter.
+
+`Dispatcher.handle(record)` returns only when the message is finished, that is when its
+offset may be committed: the handler succeeded (effects committed through the inbox), it
+was a duplicate, its type has no handler, or it went to the dead-letter topic. It never
+raises for a handler's failure; a failed attempt is logged with the message coordinates
+and retried in place after a full-jitter backoff, and after the last attempt the message
+goes to `<topic>.DLT` with the error, the attempt count and its original headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from atlas_runtime.errors import InvalidTenantError
+from atlas_runtime.messaging._codec import EnvelopeCodec, envelope_field
+from atlas_runtime.messaging._context import ContextFactory, MessageContext, MessageHandler
+from atlas_runtime.messaging._errors import MessageDecodeError
+from atlas_runtime.messaging._inbox import Inbox, InboxScope, Outcome, Unit
+from atlas_runtime.messaging._producer import Producer
+from atlas_runtime.messaging._records import (
+    DLT_SUFFIX,
+    EVENT_ID,
+    Headers,
+    OutboundMessage,
+    Record,
+    TopicPartition,
+)
+from atlas_runtime.messaging._trace import bind_message_headers, unbind_trace
+from atlas_runtime.retry import KAFKA_PRODUCE, RetryPolicy
+from atlas_runtime.tenant import HEADER_NAMES, Tenant
+from atlas_runtime.tenant import _current as _tenant_var
+
+log = logging.getLogger("atlas_runtime.messaging.consumer")
+
+DEFAULT_RETRY = RetryPolicy(attempts=5, initial=0.1, max_delay=10.0)
+_MAX_ERROR_BYTES = 4096
+_TENANT_CACHE = 1024
+
+Backoff = Callable[[TopicPartition, float], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """One consumed topic: its envelope codec, handlers per type and failure policy.
+
+    Attributes:
+        token: the topic token.
+        topic: the real topic name.
+        codec: decodes envelopes.
+        handlers: message type -> `async def handler(ctx, message)`; other types are skipped.
+        dedupe: the envelope field used as inbox message id; None means the `EVENT_ID` header,
+            else `topic/partition/offset`.
+        idempotent: False turns the inbox marker off (effects still commit atomically).
+        retry: attempts and backoff of a failing handler.
+        dead_letter: True sends exhausted and undecodable messages to `<topic>.DLT`;
+            False logs and drops them.
+    """
+
+    token: str
+    topic: str
+    codec: EnvelopeCodec
+    handlers: Mapping[str, MessageHandler]
+    dedupe: str | None = None
+    idempotent: bool = True
+    retry: RetryPolicy = DEFAULT_RETRY
+    dead_letter: bool = True
+
+
+def dead_letter_message(
+    record: Record, error: BaseException, *, attempts: int, group: str
+) -> OutboundMessage:
+    """The `<topic>.DLT` copy of `record`: same key, value and headers, plus why it failed."""
+    text = f"{error}"[:_MAX_ERROR_BYTES]
+    headers = [
+        *record.headers,
+        ("DLT_ORIGINAL_TOPIC", record.topic.encode()),
+        ("DLT_ORIGINAL_PARTITION", str(record.partition).encode()),
+        ("DLT_ORIGINAL_OFFSET", str(record.offset).encode()),
+        ("DLT_CONSUMER_GROUP", group.encode()),
+        ("DLT_ERROR_CLASS", type(error).__qualname__.encode()),
+        ("DLT_ERROR", text.encode()),
+        ("DLT_ATTEMPTS", str(attempts).encode()),
+    ]
+    return OutboundMessage(record.topic + DLT_SUFFIX, record.key, record.value or b"", headers)
+
+
+class Dispatcher:
+    """Runs the handlers of fetched records.
+
+    Args:
+        group: the consumer group (inbox scope, dead-letter headers).
+        subscriptions: topic name -> subscription.
+        inbox: the idempotency inbox.
+        producer: builds handler emits and sends dead letters.
+        backoff: sleeps between attempts (the consumer pauses the partition meanwhile).
+        context_factory: wraps `MessageContext` into the object handlers receive.
+    """
+
+    def __init__(
+        self,
+        *,
+        group: str,
+        subscriptions: Mapping[str, Subscription],
+        inbox: Inbox,
+        producer: Producer,
+        backoff: Backoff,
+        context_factory: ContextFactory | None = None,
+    ) -> None:
+        self._group = group
+        self._subscriptions = subscriptions
+        self._inbox = inbox
+        self._producer = producer
+        self._backoff = backoff
+        self._context_factory = context_factory
+        self.handled = 0
+        self.duplicates = 0
+        self.dead_lettered = 0
+        self._tenants: dict[tuple[tuple[str, bytes], ...], tuple[Tenant, InboxScope]] = {}
+
+    async def handle(self, record: Record) -> None:
+        """Finish `record`: handle it, skip it or dead-letter it. Raises only on cancellation."""
+        subscription = self._subscriptions[record.topic]
+        try:
+            tenant, scope = self._tenant(record.headers)
+            message_type, data = EnvelopeCodec.peek(record.value)
+            handler = subscription.handlers.get(message_type)
+            if handler is None:
+                return
+            envelope = subscription.codec.decode(data)
+        except (InvalidTenantError, MessageDecodeError) as error:
+            log.error("rejecting %s: %s", record.coordinates, error)
+            await self._reject(subscription, record, error, attempts=0)
+            return
+        await self._handle_with_retry(subscription, record, tenant, scope, handler, envelope)
+
+    def _tenant(self, headers: Headers) -> tuple[Tenant, InboxScope]:
+        """Parse the tenant headers, memoised with the inbox scope: a consumer sees few tenants."""
+        key = tuple(headers[:4])  # where producers put them: no scan on the hot path
+        found = self._tenants.get(key)
+        if found is None:
+            key = tuple(pair for pair in headers if pair[0] in HEADER_NAMES)
+            found = self._tenants.get(key)
+        if found is None:
+            tenant = Tenant.from_kafka_headers(headers)
+            if len(self._tenants) >= _TENANT_CACHE:
+                self._tenants.clear()
+            found = self._tenants[key] = (tenant, InboxScope(self._group, tenant.key))
+            if {name for name, _ in headers[:4]} == set(HEADER_NAMES):
+                self._tenants[tuple(headers[:4])] = found
+        return found
+
+    async def _handle_with_retry(
+        self,
+        subscription: Subscription,
+        record: Record,
+        tenant: Tenant,
+        scope: InboxScope,
+        handler: MessageHandler,
+        envelope: Any,
+    ) -> None:
+        message_id = self._message_id(subscription, record, envelope)
+        policy = subscription.retry
+        attempt = 0
+        while True:
+            attempt += 1
+            run = self._runner(record, tenant, attempt, handler, envelope)
+            trace_token = bind_message_headers(record.headers)
+            tenant_token = _tenant_var.set(tenant)  # as_tenant() without the contextmanager cost
+            try:
+                outcome = await self._inbox.process(scope, message_id, run)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.error(
+                    "handler failed on %s (tenant %s, attempt %d of %d): %r",
+                    record.coordinates,
+                    tenant.key,
+                    attempt,
+                    policy.attempts,
+                    error,
+                    exc_info=error,
+                )
+                if attempt >= policy.attempts:
+                    await self._reject(subscription, record, error, attempts=attempt)
+                    return
+                await self._backoff(record.tp, policy.backoff(attempt))
+                continue
+            finally:
+                _tenant_var.reset(tenant_token)
+                unbind_trace(trace_token)
+            if outcome is Outcome.DUPLICATE:
+                self.duplicates += 1
+            else:
+                self.handled += 1
+            return
+
+    def _runner(
+        self, record: Record, tenant: Tenant, attempt: int, handler: MessageHandler, envelope: Any
+    ) -> Callable[[Unit], Awaitable[None]]:
+        async def run(unit: Unit) -> None:
+            ctx = MessageContext(tenant, record, attempt, unit, self._producer)
+            await handler(self._context_factory(ctx) if self._context_factory else ctx, envelope)
+
+        return run
+
+    @staticmethod
+    def _message_id(subscription: Subscription, record: Record, envelope: Any) -> str | None:
+        if not subscription.idempotent:
+            return None
+        if subscription.dedupe is not None:
+            value = envelope_field(envelope, subscription.dedupe)
+            if value is not None:
+                return f"{subscription.dedupe}:{value}"
+        event_id = record.header(EVENT_ID)
+        if event_id:
+            return "event:" + event_id.decode("ascii", errors="replace")
+        return f"{record.topic}/{record.partition}/{record.offset}"
+
+    async def _reject(
+        self, subscription: Subscription, record: Record, error: BaseException, *, attempts: int
+    ) -> None:
+        if not subscription.dead_letter:
+            log.error(
+                "dropping %s after %d attempts (dead_letter is off): %r", record.coordinates, attempts, error
+            )
+            return
+        message = dead_letter_message(record, error, attempts=attempts, group=self._group)
+        failures = 0
+        while True:  # the offset must not be committed before the dead letter is stored
+            try:
+                await self._producer.send(message)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                failures += 1
+                log.exception("dead-lettering %s to %s failed; retrying", record.coordinates, message.topic)
+                await asyncio.sleep(KAFKA_PRODUCE.backoff(min(failures, 8)))
+        self.dead_lettered += 1
+        log.warning("dead-lettered %s to %s after %d attempts", record.coordinates, message.topic, attempts)

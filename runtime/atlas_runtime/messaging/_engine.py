@@ -1,0 +1,349 @@
+"""The consumer engine: partition workers, commit cursor, back-pressure, rebalance and drain.
+
+Broker-independent. A `ConsumerSource` (one module per broker) fetches records and
+commits offsets; the engine routes records to one worker per partition, which handles
+them strictly in order (partitions run concurrently). Offsets are committed over the
+contiguous prefix of finished messages, in batches (every `commit_every` finished
+messages or `commit_interval` seconds), synchronously at revocation and at shutdown.
+
+A partition is paused at the source while its worker has `max_buffered` records queued
+or sleeps a long retry backoff, so fetching (and the group session) carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping
+from typing import Protocol
+
+from atlas_runtime.messaging._dispatch import Dispatcher
+from atlas_runtime.messaging._records import Record, TopicPartition
+from atlas_runtime.messaging._tracker import OffsetTracker
+from atlas_runtime.retry import KAFKA_FETCH
+
+log = logging.getLogger("atlas_runtime.messaging.consumer")
+
+Offsets = dict[TopicPartition, int]
+_PAUSE_BACKOFF_OVER = 0.2
+_TASK_EXIT_TIMEOUT = 5.0
+_CLOSE_TIMEOUT = 30.0
+
+
+class RebalanceListener(Protocol):
+    """What a source tells the engine about partition ownership."""
+
+    async def assigned(self, partitions: list[TopicPartition]) -> None:
+        """Partitions now owned."""
+
+    async def revoked(self, partitions: list[TopicPartition]) -> Offsets:
+        """Partitions about to be given up; returns the offsets to commit before they go."""
+
+    async def lost(self, partitions: list[TopicPartition]) -> None:
+        """Partitions already owned by someone else (nothing may be committed)."""
+
+
+class ConsumerSource(Protocol):
+    """A broker's consumer side; one module per implementation."""
+
+    async def open(self, topics: list[str], listener: RebalanceListener) -> None:
+        """Join the group and subscribe to `topics`."""
+
+    async def fetch(self, *, pause: set[TopicPartition], resume: set[TopicPartition]) -> list[Record]:
+        """Apply pause/resume requests, then return the next records (possibly none) within a short wait."""
+
+    async def commit(self, offsets: Offsets) -> None:
+        """Commit `offsets` synchronously (next offset to read per partition)."""
+
+    async def close(self) -> None:
+        """Leave the group (revocation callbacks run) and release the client."""
+
+
+class _PartitionWorker:
+    """Handles one partition's records in order."""
+
+    def __init__(self, engine: ConsumerEngine, tp: TopicPartition) -> None:
+        self.tp = tp
+        self.tracker = OffsetTracker()
+        self.queue: deque[Record] = deque()
+        self.next_offset: int | None = None
+        self.busy = False
+        self._engine = engine
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._drained: asyncio.Future[None] | None = None
+        self.task = asyncio.create_task(self._run(), name=f"atlas-consumer {tp}")
+
+    def push(self, record: Record) -> None:
+        if self.next_offset is not None and record.offset < self.next_offset:
+            return  # re-fetched after a pause: already queued
+        self.next_offset = record.offset + 1
+        self.tracker.track(record.offset)
+        self.queue.append(record)
+        self._wake.set()
+
+    async def _run(self) -> None:
+        queue, handle, finish = self.queue, self._engine.handle, self.tracker.finish
+        while not self._closing:
+            while queue and not self._closing:
+                record = queue.popleft()
+                self.busy = True
+                try:
+                    try:
+                        await handle(record)
+                    except Exception:  # never from a handler: the dispatcher catches those
+                        await self._engine.recover(record)
+                finally:
+                    self.busy = False
+                    if self._drained is not None and not self._drained.done():
+                        self._drained.set_result(None)
+                finish(record.offset)
+                self._engine.finished(self)
+            self._wake.clear()
+            if not self._closing:
+                await self._wake.wait()
+
+    async def drain(self, timeout: float) -> int | None:
+        """Stop taking records, wait (bounded) for the one in hand, return the offset to commit."""
+        self._closing = True
+        self._wake.set()
+        if self.busy:
+            self._drained = asyncio.get_running_loop().create_future()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._drained), timeout)
+            if self.busy:
+                log.warning(
+                    "abandoning the in-flight message of %s after %.1fs; it will be redelivered",
+                    self.tp,
+                    timeout,
+                )
+        self.task.cancel()
+        _, pending = await asyncio.wait({self.task}, timeout=_TASK_EXIT_TIMEOUT)
+        if pending:
+            log.error("the worker of %s did not exit after cancellation; leaving it behind", self.tp)
+        return self.tracker.committable()
+
+
+class ConsumerEngine:
+    """Drives a `ConsumerSource` through a `Dispatcher`.
+
+    Args:
+        source: the broker client.
+        dispatcher: runs handlers (never raises for handler failures).
+        topics: the topic names to subscribe to.
+        max_buffered: records queued per partition before it is paused.
+        commit_every: finished messages that trigger a commit.
+        commit_interval: seconds after which finished messages are committed anyway.
+        drain_timeout: seconds `stop()` waits for in-flight handlers.
+        revoke_timeout: seconds a revocation waits for in-flight handlers.
+    """
+
+    def __init__(
+        self,
+        source: ConsumerSource,
+        dispatcher: Dispatcher,
+        topics: Iterable[str],
+        *,
+        max_buffered: int = 2000,
+        commit_every: int = 1000,
+        commit_interval: float = 1.0,
+        drain_timeout: float = 10.0,
+        revoke_timeout: float = 5.0,
+    ) -> None:
+        self._source = source
+        self._dispatcher = dispatcher
+        self._topics = sorted(set(topics))
+        self._max_buffered = max_buffered
+        self._commit_every = commit_every
+        self._commit_interval = commit_interval
+        self._drain_timeout = drain_timeout
+        self._revoke_timeout = revoke_timeout
+        self.handle = dispatcher.handle
+        self._workers: dict[TopicPartition, _PartitionWorker] = {}
+        self._assigned: set[TopicPartition] = set()
+        self._pause_reasons: dict[TopicPartition, set[str]] = {}
+        self._to_pause: set[TopicPartition] = set()
+        self._to_resume: set[TopicPartition] = set()
+        self._finished_since_commit = 0
+        self._last_commit = time.monotonic()
+        self._stopping = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self.running = False
+
+    # -- rebalance listener -------------------------------------------------------
+
+    async def assigned(self, partitions: list[TopicPartition]) -> None:
+        log.info("assigned %s", ", ".join(map(str, partitions)) or "nothing")
+        for tp in partitions:
+            self._pause_reasons.pop(tp, None)
+        self._assigned.update(partitions)
+
+    async def revoked(self, partitions: list[TopicPartition]) -> Offsets:
+        log.info("revoking %s", ", ".join(map(str, partitions)) or "nothing")
+        self._assigned.difference_update(partitions)
+        return await self._drain([tp for tp in partitions if tp in self._workers], self._revoke_timeout)
+
+    async def lost(self, partitions: list[TopicPartition]) -> None:
+        log.warning("lost %s without a chance to commit", ", ".join(map(str, partitions)))
+        self._assigned.difference_update(partitions)
+        await self._drain([tp for tp in partitions if tp in self._workers], 0.0)
+
+    async def _drain(self, partitions: list[TopicPartition], timeout: float) -> Offsets:
+        self._assigned.difference_update(partitions)
+        workers = [self._workers.pop(tp) for tp in partitions]
+        for tp in partitions:
+            self._pause_reasons.pop(tp, None)
+            self._to_pause.discard(tp)
+            self._to_resume.discard(tp)
+        results = await asyncio.gather(*(worker.drain(timeout) for worker in workers))
+        return {w.tp: offset for w, offset in zip(workers, results, strict=True) if offset is not None}
+
+    # -- workers ------------------------------------------------------------------
+
+    async def recover(self, record: Record) -> None:
+        """Retry a record whose dispatch failed inside the runtime itself, until it finishes."""
+        error: BaseException | None = sys.exc_info()[1]
+        failures = 0
+        while error is not None:
+            failures += 1
+            log.error("internal error on %s; retrying the message", record.coordinates, exc_info=error)
+            await asyncio.sleep(KAFKA_FETCH.backoff(min(failures, 8)))
+            try:
+                await self._dispatcher.handle(record)
+                error = None
+            except Exception as again:
+                error = again
+
+    def finished(self, worker: _PartitionWorker) -> None:
+        self._finished_since_commit += 1
+        if len(worker.queue) <= self._max_buffered // 2:
+            self._release(worker.tp, "backlog")
+
+    async def backoff(self, tp: TopicPartition, delay: float) -> None:
+        """Sleep a retry backoff; long ones pause the partition at the source meanwhile."""
+        if delay < _PAUSE_BACKOFF_OVER:
+            await asyncio.sleep(delay)
+            return
+        self._hold(tp, "backoff")
+        try:
+            await asyncio.sleep(delay)
+        finally:
+            self._release(tp, "backoff")
+
+    def _hold(self, tp: TopicPartition, reason: str) -> None:
+        reasons = self._pause_reasons.setdefault(tp, set())
+        if not reasons:
+            self._to_resume.discard(tp)
+            self._to_pause.add(tp)
+        reasons.add(reason)
+
+    def _release(self, tp: TopicPartition, reason: str) -> None:
+        reasons = self._pause_reasons.get(tp)
+        if not reasons or reason not in reasons:
+            return
+        reasons.discard(reason)
+        if not reasons:
+            self._to_pause.discard(tp)
+            self._to_resume.add(tp)
+
+    def _route(self, records: list[Record]) -> None:
+        workers, assigned = self._workers, self._assigned
+        for record in records:
+            tp = TopicPartition(record.topic, record.partition)
+            worker = workers.get(tp)
+            if worker is None:
+                if tp not in assigned:
+                    continue  # fetched before a revocation; the new owner reads it from the commit
+                worker = workers[tp] = _PartitionWorker(self, tp)
+            worker.push(record)
+            if len(worker.queue) >= self._max_buffered:
+                self._hold(tp, "backlog")
+
+    # -- commits ------------------------------------------------------------------
+
+    def _committable(self) -> Offsets:
+        offsets: Offsets = {}
+        for tp, worker in self._workers.items():
+            offset = worker.tracker.committable()
+            if offset is not None:
+                offsets[tp] = offset
+        return offsets
+
+    def _commit_due(self) -> bool:
+        if self._finished_since_commit == 0:
+            return False
+        elapsed = time.monotonic() - self._last_commit
+        return self._finished_since_commit >= self._commit_every or elapsed >= self._commit_interval
+
+    async def _commit(self) -> None:
+        offsets = self._committable()
+        self._finished_since_commit = 0
+        self._last_commit = time.monotonic()
+        if not offsets:
+            return
+        await self._source.commit(offsets)
+        for tp, offset in offsets.items():
+            worker = self._workers.get(tp)
+            if worker is not None:
+                worker.tracker.committed(offset)
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Consume until `stop()`; then drain in-flight handlers, commit and close."""
+        self.running = True
+        try:
+            await self._source.open(self._topics, self)
+            await self._loop()
+        finally:
+            await self._shutdown()
+            self.running = False
+            self._stopped.set()
+
+    async def _loop(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                if self._commit_due():
+                    await self._commit()
+                pause, resume = self._to_pause, self._to_resume
+                self._to_pause, self._to_resume = set(), set()
+                records = await self._source.fetch(pause=pause, resume=resume)
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                failures += 1
+                delay = KAFKA_FETCH.backoff(min(failures, KAFKA_FETCH.attempts))
+                log.exception("consumer fetch or commit failed; retrying in %.2fs", delay)
+                await asyncio.sleep(delay)
+                continue
+            self._route(records)
+
+    async def _shutdown(self) -> None:
+        offsets = await self._drain(list(self._workers), self._drain_timeout)
+        try:
+            if offsets:
+                await self._source.commit(offsets)
+        except Exception:
+            log.exception("final commit failed; uncommitted messages will be redelivered")
+        finally:
+            try:
+                await asyncio.wait_for(self._source.close(), _CLOSE_TIMEOUT)
+            except TimeoutError:
+                log.error("closing the consumer took over %.0fs; giving up on it", _CLOSE_TIMEOUT)
+
+    async def stop(self) -> None:
+        """Stop fetching, drain in-flight handlers (bounded), commit and close; waits until done."""
+        self._stopping.set()
+        if self.running:
+            await self._stopped.wait()
+
+    @property
+    def assignment(self) -> Mapping[TopicPartition, int]:
+        """Partitions with a worker and their queued record counts."""
+        return {tp: len(worker.queue) for tp, worker in self._workers.items()}

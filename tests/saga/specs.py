@@ -1,0 +1,112 @@
+"""Saga specs of the tests, written the way a service spec declares them (as data)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from atlas_runtime.saga import SagaDefinition, definitions_from_service
+from atlas_spec import ServiceSpec
+
+WORK_TOPICS = ("COMMAND_TOPIC_STOCK", "COMMAND_TOPIC_WALLET", "COMMAND_TOPIC_SHIPPING")
+STATUS_TOPICS = ("EVENT_TOPIC_STOCK_STATUS", "EVENT_TOPIC_WALLET_STATUS", "EVENT_TOPIC_SHIPPING_STATUS")
+ORDER_STATUS = "EVENT_TOPIC_ORDER_STATUS"
+ORDER_TRIGGER = "COMMAND_TOPIC_ORDER"
+TOKENS = (*WORK_TOPICS, *STATUS_TOPICS, ORDER_STATUS, ORDER_TRIGGER)
+
+MESSAGES: dict[str, Any] = {
+    "Work": {
+        "fields": {"transaction_id": "uuid"},
+        "types": {
+            "DO": {"order_id": "uint32", "amount": "int", "fail_step": "str?", "prev": "str?"},
+            "UNDO": {"order_id": "uint32", "receipt": "str"},
+        },
+    },
+    "WorkStatus": {
+        "fields": {"transaction_id": "uuid"},
+        "types": {"DONE": {"receipt": "str"}, "REFUSED": {"error_code": "str?"}},
+    },
+    "OrderStatus": {
+        "fields": {"transaction_id": "uuid"},
+        "types": {
+            "COMPLETED": {"saga_type": "str", "order_id": "uint32"},
+            "FAILED": {"saga_type": "str", "reason": "str", "error_code": "str", "failed_step": "str?"},
+        },
+    },
+    "OrderCommand": {
+        "fields": {"transaction_id": "uuid"},
+        "types": {
+            f"PLACE{n}": {"order_id": "uint32", "amount": "int", "fail_step": "str?"} for n in (3, 4, 5)
+        },
+    },
+}
+
+
+def step(index: int, *, compensation: Any = "undo", timeout: str | None = None) -> dict[str, Any]:
+    """Step `s<index>`: DO on one of three participants, undone by UNDO with its own receipt."""
+    name = f"s{index}"
+    topic = WORK_TOPICS[(index - 1) % 3]
+    status = STATUS_TOPICS[(index - 1) % 3]
+    action: dict[str, Any] = {"topic": topic, "message": "Work", "type": "DO"}
+    if index > 1:
+        action["set"] = {"prev": f"steps.s{index - 1}.receipt"}
+    spec: dict[str, Any] = {
+        "name": name,
+        "action": action,
+        "completion": {"topic": status, "message": "WorkStatus", "success": ["DONE"], "failure": ["REFUSED"]},
+    }
+    if compensation == "undo":
+        spec["compensation"] = {
+            "topic": topic,
+            "message": "Work",
+            "type": "UNDO",
+            "set": {"receipt": f"steps.{name}.receipt"},
+        }
+    elif compensation is not None:
+        spec["compensation"] = compensation
+    if timeout:
+        spec["timeout"] = timeout
+    return spec
+
+
+def saga(steps: int, *, timeout: str | None = None, **overrides: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "data": "Order",
+        "steps": [step(i) for i in range(1, steps + 1)],
+        "events": {"topic": ORDER_STATUS, "message": "OrderStatus"},
+        **overrides,
+    }
+    if timeout:
+        spec["timeout"] = timeout
+    return spec
+
+
+def service(sagas: dict[str, Any], *, wire_case: str = "declared") -> ServiceSpec:
+    return ServiceSpec.model_validate(
+        {
+            "service": "orders",
+            "wire_case": wire_case,
+            "models": {"Order": {"order_id": "uint32", "amount": "int", "fail_step": "str?"}},
+            "messages": MESSAGES,
+            "sagas": sagas,
+        }
+    )
+
+
+def trigger(steps: int) -> dict[str, str]:
+    return {"topic": ORDER_TRIGGER, "message": "OrderCommand", "type": f"PLACE{steps}"}
+
+
+def order_definitions(**sagas: Any) -> dict[str, SagaDefinition]:
+    """`three`, `four` and `five` (3, 4 and 5 steps, triggered by PLACE3/4/5) plus any `sagas` given."""
+    declared = {
+        "three": saga(3, trigger=trigger(3)),
+        "four": saga(4, trigger=trigger(4)),
+        "five": saga(5, trigger=trigger(5)),
+        **sagas,
+    }
+    return definitions_from_service(service(declared))
+
+
+def topics_for(suffix: str) -> dict[str, str]:
+    """Token -> a unique real topic name per test."""
+    return {token: f"{token.lower().replace('_', '-')}-{suffix}" for token in TOKENS}
