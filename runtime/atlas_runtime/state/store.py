@@ -231,14 +231,15 @@ def connect_state(
         if environ is None:
             settings = StateSettings()
         else:
-            settings = StateSettings.model_validate(
-                {k.lower(): v for k, v in environ.items() if k in _SETTING_NAMES}
+            # every field passed explicitly, so the process environment cannot leak in
+            settings = StateSettings(
+                redis_url=environ.get("REDIS_URL"),
+                redis_password=environ.get("REDIS_PASSWORD"),
+                atlas_redis_env=environ.get("ATLAS_REDIS_ENV"),
+                atlas_env=environ.get("ATLAS_ENV"),
             )
     if backend is not None:
         return StateStore(backend, service=service, prefix=settings.key_prefix, owns_backend=False)
     return StateStore(
         backend_from_settings(settings, service=service), service=service, prefix=settings.key_prefix
     )
-
-
-_SETTING_NAMES = ("REDIS_URL", "REDIS_PASSWORD", "ATLAS_REDIS_ENV", "ATLAS_ENV")
