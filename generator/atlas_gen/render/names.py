@@ -1,0 +1,48 @@
+"""Turn spec names into Python identifiers, class names, env var names and k8s names, in one place."""
+
+from __future__ import annotations
+
+import keyword
+import re
+
+_WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z0-9]+|[A-Z]+|[0-9]+")
+
+
+def words(name: str) -> list[str]:
+    """The words of a name in any case style: `party-status`, `PartyStatus`, `PARTY_STATUS`."""
+    return _WORDS.findall(name.replace("-", " ").replace("_", " ").replace(".", " "))
+
+
+def snake(name: str) -> str:
+    """A snake_case identifier, safe as a Python name (a keyword gets a trailing underscore)."""
+    ident = "_".join(w.lower() for w in words(name)) or "_"
+    if ident[0].isdigit():
+        ident = f"_{ident}"
+    return f"{ident}_" if keyword.iskeyword(ident) else ident
+
+
+def pascal(name: str) -> str:
+    """A PascalCase class name; PascalCase input is kept as written."""
+    if re.fullmatch(r"[A-Z][A-Za-z0-9]*", name):
+        return name
+    return "".join(w[:1].upper() + w[1:].lower() for w in words(name)) or "X"
+
+
+def upper_snake(name: str) -> str:
+    """An UPPER_SNAKE constant or env var name."""
+    return "_".join(w.upper() for w in words(name))
+
+
+def package_name(service: str) -> str:
+    """The generated package of a service: `atlas_<service>`, dashes as underscores."""
+    return "atlas_" + service.replace("-", "_")
+
+
+def k8s_name(service: str) -> str:
+    """The Kubernetes name of a service: `atlas-<service>`."""
+    return "atlas-" + service.replace("_", "-")
+
+
+def service_url_env(service: str) -> str:
+    """The env var holding another service's base URL: `<NAME>_SERVICE_URL`."""
+    return f"{upper_snake(service)}_SERVICE_URL"

@@ -1,0 +1,250 @@
+"""`Service`: a generated service's description, assembled into a running service.
+
+    service = Service(SERVICE)               # settings read once from the environment
+    app = service.create_app()               # FastAPI; its lifespan starts and stops the service
+    async with service: ...                  # or drive start()/stop() directly (tests, `up`)
+
+The service owns its state backend (Redis, or in-process when `REDIS_URL` is unset),
+builds one handler `Context` per request, message and task run, runs the periodic tasks
+and, when a messaging port is given, its consumers and producer.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Any, Protocol
+
+from fastapi import FastAPI
+
+from atlas_runtime.auth.service_tokens import token_source_from_settings
+from atlas_runtime.auth.settings import AuthSettings
+from atlas_runtime.errors import ConfigurationError
+from atlas_runtime.http import ServiceClients
+from atlas_runtime.rest.app import BASE_PATH, create_app
+from atlas_runtime.rest.handlers import Request
+from atlas_runtime.rest.settings import RestSettings
+from atlas_runtime.service.context import Context, Emitter, Namespace
+from atlas_runtime.service.db_wiring import ServiceDatabase
+from atlas_runtime.service.description import ServiceDescription
+from atlas_runtime.service.messaging_wiring import ServiceMessaging
+from atlas_runtime.service.refs import resolve
+from atlas_runtime.service.routes import build_endpoint
+from atlas_runtime.service.saga_wiring import ServiceSagas
+from atlas_runtime.service.settings import ServiceSettings, load_settings
+from atlas_runtime.service.state_wiring import StateWiring
+from atlas_runtime.service.tasks import TaskRunner
+from atlas_runtime.state.backend import StateBackend
+from atlas_runtime.tenant import Tenant
+
+log = logging.getLogger("atlas_runtime.service")
+
+
+class MessagingPort(Emitter, Protocol):
+    """The Kafka side of a service: consumers of `consumes`, the producer of `produces`."""
+
+    async def start(self, service: Service) -> None: ...
+    async def stop(self) -> None: ...
+
+
+class Service:
+    """A running service assembled from its generated description.
+
+    Args:
+        description: the generated package's `SERVICE`.
+        settings: the service's settings (default: read once from the environment).
+        environ: variables laid over `os.environ` for the key prefix (`ATLAS_ENV`) and messaging.
+        backend: a state backend to use instead of the one `REDIS_URL` selects.
+        messaging: the Kafka side; by default built from the spec's consumes/produces
+            (Kafka with `BOOTSTRAP_SERVERS`, else the in-process bus).
+
+    Raises:
+        ConfigurationError: a setting is missing or invalid (every one named at once).
+    """
+
+    def __init__(
+        self,
+        description: ServiceDescription,
+        *,
+        settings: ServiceSettings | None = None,
+        environ: Mapping[str, str] | None = None,
+        backend: StateBackend | None = None,
+        messaging: MessagingPort | None = None,
+    ) -> None:
+        self.description = description
+        loaded = settings if settings is not None else load_settings(description.settings)
+        if not isinstance(loaded, ServiceSettings):
+            raise ConfigurationError(f"{description.name}: settings must derive from ServiceSettings")
+        self.settings = loaded
+        self.environ = {**os.environ, **(environ or {})}
+        self._owns_backend = backend is None
+        self.state = StateWiring.build(description, self.environ, backend)
+        self.sagas = ServiceSagas(description.sagas) if description.sagas else None
+        if messaging is None and (description.consumes or description.produces or self.sagas):
+            messaging = ServiceMessaging(
+                description,
+                consumer_group=self.settings.kafka_consumer_group,
+                environ=self.environ,
+                extra_tokens=self.sagas.tokens if self.sagas else (),
+            )
+        self.messaging = messaging
+        self._tasks = TaskRunner(self.state.store)
+        self._clients: ServiceClients | None = None
+        self.database: ServiceDatabase | None = None
+        self._calls: dict[str, Any] = {}
+        self._produces = {p.token: (p.message, p.key, p.via) for p in description.produces}
+        self.running = False
+
+    # -- handler context ----------------------------------------------------------
+
+    def context(
+        self,
+        tenant: Tenant | None = None,
+        *,
+        emitter: Emitter | None = None,
+        record: Any = None,
+        **log_fields: Any,
+    ) -> Context:
+        """A handler context for `tenant` (default: the tenant bound in the current context).
+
+        Args:
+            tenant: the tenant; None reads the one bound in the current context.
+            emitter: where `ctx.emit` publishes (default: the service's producer).
+            record: the consumed Kafka record, for message handlers.
+            log_fields: extra fields of `ctx.log` (message coordinates, route).
+        """
+        return Context(
+            service=self.description.name,
+            tenant=tenant,
+            state=Namespace("registry", self.state.registries),
+            locks=Namespace("lock", self.state.locks),
+            calls=Namespace("called service", self._calls),
+            produces=self._produces,
+            emitter=emitter or self.messaging,
+            builder=self._producer,
+            sessions=self.database.sessions if self.database else None,
+            record=record,
+            log_fields=log_fields,
+        )
+
+    def _request_context(self, request: Request) -> Context:
+        return self.context(request.tenant, route=f"{request.raw.method} {request.raw.url.path}")
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start, in order: clients, database, messaging, outbox drainer, sagas, tasks (idempotent)."""
+        if self.running:
+            return
+        handlers = {t.name: resolve(t.handler, where=f"task {t.name}") for t in self.description.tasks}
+        self._start_clients()
+        await self._open_database()
+        if self.messaging is not None:
+            await self.messaging.start(self)
+        self._start_outbox()
+        if self.sagas is not None:
+            self.sagas.start()
+        for decl in self.description.tasks:
+            self._tasks.start(decl, handlers[decl.name], self.state.tenants, self.context)
+        self.running = True
+        log.info("service %s started", self.description.name)
+
+    async def stop(self) -> None:
+        """Stop tasks, sagas, messaging, database, clients, then state (idempotent)."""
+        if not self.running:
+            return
+        self.running = False
+        await self._tasks.stop()
+        if self.sagas is not None:
+            await self.sagas.stop()
+        if self.messaging is not None:
+            await self.messaging.stop()
+        if self.database is not None:
+            await self.database.close()
+            self.database = None
+        if self._clients is not None:
+            await self._clients.aclose()
+            self._clients, self._calls = None, {}
+        await self.state.close(backend=self._owns_backend)
+        log.info("service %s stopped", self.description.name)
+
+    async def _open_database(self) -> None:
+        """Connect and migrate the service's tables (and the saga tables when it orchestrates)."""
+        if self.description.database is None:
+            return
+        extra = [self.sagas.metadata] if self.sagas else []
+        self.database = await ServiceDatabase.open(
+            self.description.name, self.description.database, extra_metadata=extra
+        )
+
+    def _start_outbox(self) -> None:
+        """Drain the transactional outbox when events (or saga commands) go through it."""
+        decl = self.description.database
+        if self.database is None or decl is None or not (decl.outbox or self.sagas):
+            return
+        send = self._producer.send if self._producer is not None else None
+        self.database.start_drainer(bootstrap_servers=self.settings.bootstrap_servers, send=send)
+
+    @property
+    def _producer(self) -> Any:
+        """The messaging producer (builds and sends envelopes), when the service has one."""
+        return self.messaging.messaging.producer if isinstance(self.messaging, ServiceMessaging) else None
+
+    def _start_clients(self) -> None:
+        """One REST client per called service (`<NAME>_SERVICE_URL`, else `BASE_SERVICE_URL`)."""
+        if not self.description.calls:
+            return
+        tokens = token_source_from_settings(AuthSettings(), service=self.description.name)
+        self._clients = ServiceClients(token_source=tokens)
+        self._calls.update({call.service: self._clients.get(call.service) for call in self.description.calls})
+
+    async def __aenter__(self) -> Service:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    # -- REST -------------------------------------------------------------------------
+
+    def create_app(self, *, rest: RestSettings | None = None, auth: AuthSettings | None = None) -> FastAPI:
+        """The FastAPI app of the service; its lifespan runs `start()` and `stop()`.
+
+        Raises:
+            ConfigurationError: a handler reference cannot be imported, or auth has no keys.
+        """
+        registries = self.state.registries
+        endpoints = [build_endpoint(decl, registries.__getitem__) for decl in self.description.endpoints]
+
+        @asynccontextmanager
+        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+            await self.start()
+            self.mount_sagas(app)
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        return create_app(
+            self.description.name,
+            endpoints=endpoints,
+            context=self._request_context,
+            readiness_checks={"state": self._state_ready},
+            settings=rest,
+            auth=auth,
+            lifespan=lifespan,
+        )
+
+    def mount_sagas(self, app: FastAPI) -> None:
+        """Serve `/api/sagas` of the started orchestrator (its routes need the database)."""
+        if self.sagas is not None and self.sagas.orchestrator is not None:
+            app.include_router(self.sagas.router(), prefix=BASE_PATH)
+
+    async def _state_ready(self) -> bool:
+        await self.state.store.ping()
+        return True
