@@ -89,3 +89,23 @@ def test_update_merges_template_changes_with_user_edits(tmp_path: Path, template
     assert "Our own notes." in readme.read_text()
     assert "lint:" in (dest / "Makefile").read_text()
     assert yaml.safe_load((dest / ".copier-answers.yml").read_text())["_commit"] == "v2"
+
+
+def test_new_verb_makes_a_workspace_that_renders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`atlas-gen new` writes a workspace whose spec validates and renders; a non-empty folder is refused."""
+    from typer.testing import CliRunner
+
+    from atlas_gen.cli import app
+
+    runner = CliRunner()
+    dest = tmp_path / "shop"
+    created = runner.invoke(app, ["new", str(dest), "--service", "carts"])
+    assert created.exit_code == 0, created.output
+    assert 'name = "shop"' in (dest / "pyproject.toml").read_text()
+    monkeypatch.chdir(dest)
+    rendered = runner.invoke(app, ["render"])
+    assert rendered.exit_code == 0, rendered.output
+    assert (dest / "generated" / "atlas_carts" / "service.py").is_file()
+    again = runner.invoke(app, ["new", str(dest)])
+    assert again.exit_code == 2
+    assert "not empty" in again.output
