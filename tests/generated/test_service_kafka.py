@@ -117,3 +117,70 @@ async def test_command_is_consumed_stored_and_announced(
         assert dict(record.headers())["TENANT_ID"] == str(tenant.id).encode()
     finally:
         reader.close()
+
+
+COUNTER_SPEC = """
+service: fn-kafka-counters
+models:
+  Counter: {id: uint32, hits: uint32}
+messages:
+  CounterCommand:
+    fields: {actor_id: uint32}
+    types:
+      BUMP: {}
+state:
+  counters: {key: uint32, value: Counter}
+consumes:
+  COMMAND_TOPIC_FN_COUNTER:
+    message: CounterCommand
+    handlers: {BUMP: fn_counter_logic.commands:bump}
+    retry: {attempts: 3, initial: 10ms, max: 50ms}
+"""
+
+COUNTER_HANDLERS = {
+    "fn_counter_logic.commands": """
+        attempts = 0
+
+        async def bump(ctx, message):
+            global attempts
+            attempts += 1
+            key, counters = message.actor_id, ctx.state.counters
+            if await counters.update(key, lambda c: c.model_copy(update={"hits": c.hits + 1})) is None:
+                await counters.put(key, {"id": key, "hits": 1})
+            if attempts == 1:
+                raise RuntimeError("fails after its write, on the first attempt only")
+    """,
+}
+
+
+async def test_writes_of_a_failed_attempt_are_discarded(
+    build_service: Callable[[str, dict[str, str]], ServiceDescription],
+    monkeypatch: pytest.MonkeyPatch,
+    redis_url: str,
+    kafka_bootstrap: str,
+    key_env: dict[str, str],
+) -> None:
+    """A handler's registry writes commit with its inbox marker: a failed attempt leaves no trace."""
+    suffix = uuid.uuid4().hex[:10]
+    topic = f"fn-counter-command-{suffix}"
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("BOOTSTRAP_SERVERS", kafka_bootstrap)
+    monkeypatch.setenv("COMMAND_TOPIC_FN_COUNTER", topic)
+    monkeypatch.setenv("KAFKA_CONSUMER_GROUP", f"fn-group-{suffix}")
+    description = build_service(COUNTER_SPEC, COUNTER_HANDLERS)
+    tenant = Tenant(uuid.uuid4(), "GMS", 83, 1)
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    command = {"type": "BUMP", "actor_id": 9, "body": {}}
+    producer.produce(topic, json.dumps(command).encode(), headers=tenant.kafka_headers())
+    producer.flush(10)
+
+    async with Service(description, environ=key_env) as service:
+        registry = service.state.registries["counters"]
+        deadline = asyncio.get_running_loop().time() + 30
+        with as_tenant(tenant):
+            while (counter := await registry.get(9)) is None:
+                assert asyncio.get_running_loop().time() < deadline, "the command was never applied"
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.3)  # a wrongly kept first attempt would show as a second hit
+            assert (await registry.get(9)).hits == 1  # type: ignore[union-attr]
+    assert counter.hits == 1  # type: ignore[attr-defined]

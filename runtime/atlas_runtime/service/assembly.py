@@ -88,6 +88,7 @@ class Service:
                 description,
                 consumer_group=self.settings.kafka_consumer_group,
                 environ=self.environ,
+                state=self.state.store,
                 extra_tokens=self.sagas.tokens if self.sagas else (),
             )
         self.messaging = messaging

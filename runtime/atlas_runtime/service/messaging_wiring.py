@@ -2,8 +2,8 @@
 
 Consumers subscribe every `consumes` entry with its handlers (imported at start), its
 inbox key, retry and dead-letter policy, and an optional lock around each handler call.
-Handlers get the service's `Context`; their `ctx.emit` goes through the message's unit of
-work, so events are published only if the handler run commits. Outside handlers
+Handlers get the service's `Context`; their registry writes and `ctx.emit` go through the
+message's unit of work, so they apply together with the inbox marker or not at all. Outside handlers
 `ctx.emit` publishes directly through the producer.
 """
 
@@ -18,6 +18,7 @@ from atlas_runtime.messaging import MessageContext, Messaging, MessagingSettings
 from atlas_runtime.service.context import run_handler
 from atlas_runtime.service.description import ConsumeDecl, ServiceDescription
 from atlas_runtime.service.refs import resolve
+from atlas_runtime.state import StateStore
 
 if TYPE_CHECKING:
     from atlas_runtime.service.assembly import Service
@@ -63,6 +64,7 @@ class ServiceMessaging:
         *,
         consumer_group: str,
         environ: Mapping[str, str],
+        state: StateStore,
         extra_tokens: Iterable[str] = (),
     ) -> None:
         self.description = description
@@ -71,7 +73,9 @@ class ServiceMessaging:
         settings = MessagingSettings.from_env(
             description.name, tokens, consumer_group=consumer_group, env=environ
         )
-        self.messaging = Messaging(settings, context_factory=self._context)
+        # the state store makes each handler run one unit: registry writes, inbox marker
+        # and emits commit together (exactly-once effects)
+        self.messaging = Messaging(settings, state=state, context_factory=self._context)
         for produce in description.produces:
             self.messaging.producer.declare(produce.token, produce.message, key=produce.key)
         self._service: Service | None = None
