@@ -71,6 +71,11 @@ class Database:
         """The factory of `TenantSession`s; bind each with `bind_tenant` before use."""
         return self._sessions
 
+    async def ping(self) -> None:
+        """Raise unless the database answers a trivial query now (readiness)."""
+        async with self.engine.connect() as connection:
+            await connection.exec_driver_sql("SELECT 1")
+
     @property
     def is_postgres(self) -> bool:
         return self.engine.dialect.name == "postgresql"

@@ -15,8 +15,9 @@ import logging
 import threading
 from collections.abc import Mapping
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from atlas_runtime.errors import BackendUnavailable
 from atlas_runtime.messaging._errors import DeliveryFailed
 from atlas_runtime.messaging._records import OutboundMessage
 
@@ -91,6 +92,16 @@ class KafkaProducerBackend:
             except BufferError:  # local queue full: let the poll thread drain it
                 await asyncio.sleep(0.01)
         await future
+
+    async def ping(self, timeout: float = 2.0) -> None:
+        """Raise `BackendUnavailable` unless a broker answers a metadata request within `timeout`."""
+        if self._producer is None:
+            await self.start()
+        assert self._producer is not None
+        try:  # list_topics blocks: off the event loop
+            await asyncio.to_thread(self._producer.list_topics, timeout=timeout)
+        except KafkaException as error:
+            raise BackendUnavailable("Kafka", str(self._config["bootstrap.servers"]), error) from None
 
     async def close(self) -> None:
         """Deliver queued messages (bounded by `close_timeout`) and stop the poll thread."""

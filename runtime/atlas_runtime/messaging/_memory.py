@@ -249,3 +249,6 @@ class MemoryProducerBackend:
 
     async def close(self) -> None:
         return None
+
+    async def ping(self) -> None:
+        return None

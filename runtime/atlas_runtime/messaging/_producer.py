@@ -36,6 +36,9 @@ class ProducerBackend(Protocol):
     async def close(self) -> None:
         """Deliver what is queued (bounded), then disconnect."""
 
+    async def ping(self) -> None:
+        """Raise `BackendUnavailable` unless the broker answers now (readiness)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Publication:
@@ -113,6 +116,10 @@ class Producer:
 
     async def start(self) -> None:
         await self.backend.start()
+
+    async def ping(self) -> None:
+        """Raise `BackendUnavailable` unless the broker answers now."""
+        await self.backend.ping()
 
     async def close(self) -> None:
         await self.backend.close()

@@ -26,6 +26,7 @@ from atlas_runtime.errors import ConfigurationError
 from atlas_runtime.http import ServiceClients
 from atlas_runtime.rest.app import BASE_PATH, create_app
 from atlas_runtime.rest.handlers import Request
+from atlas_runtime.rest.health import ReadinessCheck
 from atlas_runtime.rest.settings import RestSettings
 from atlas_runtime.service.context import Context, Emitter, Namespace
 from atlas_runtime.service.db_wiring import ServiceDatabase
@@ -235,7 +236,7 @@ class Service:
             self.description.name,
             endpoints=endpoints,
             context=self._request_context,
-            readiness_checks={"state": self._state_ready},
+            readiness_checks=self._readiness_checks(),
             settings=rest,
             auth=auth,
             lifespan=lifespan,
@@ -245,6 +246,25 @@ class Service:
         """Serve `/api/sagas` of the started orchestrator (its routes need the database)."""
         if self.sagas is not None and self.sagas.orchestrator is not None:
             app.include_router(self.sagas.router(), prefix=BASE_PATH)
+
+    def _readiness_checks(self) -> dict[str, ReadinessCheck]:
+        """Redis (or the in-process state), and the broker and database the service uses."""
+        checks: dict[str, ReadinessCheck] = {"state": self._state_ready}
+        if self._producer is not None:
+            checks["kafka"] = self._kafka_ready
+        if self.description.database is not None:
+            checks["database"] = self._database_ready
+        return checks
+
+    async def _kafka_ready(self) -> bool:
+        await self._producer.ping()
+        return True
+
+    async def _database_ready(self) -> bool:
+        if self.database is None:
+            return False
+        await self.database.database.ping()
+        return True
 
     async def _state_ready(self) -> bool:
         await self.state.store.ping()
