@@ -44,6 +44,26 @@ class Namespace(Generic[T]):
         return iter(sorted(self._members))
 
 
+class HandlerLogger(logging.LoggerAdapter[logging.Logger]):
+    """`ctx.log`: a logger bound to the handler's coordinates that also takes keyword fields.
+
+    `ctx.log.info("invite expired", invite_id=7)` logs `invite expired invite_id=7`; the
+    bound fields (service, tenant, topic, partition, offset or route) and the call's
+    fields are on the record's `fields` attribute (a dict), for structured formatters;
+    any name is allowed, since none becomes a record attribute of its own.
+    """
+
+    _RESERVED = frozenset({"exc_info", "stack_info", "stacklevel", "extra"})
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        call_fields = {k: kwargs.pop(k) for k in list(kwargs) if k not in self._RESERVED}
+        if call_fields:
+            msg = f"{msg} " + " ".join(f"{k}={v}" for k, v in call_fields.items())
+        fields = {**(self.extra or {}), **call_fields}
+        kwargs["extra"] = {**kwargs.get("extra", {}), "fields": fields}
+        return msg, kwargs
+
+
 class Emitter(Protocol):
     """Publishes a validated envelope to the topic behind a token."""
 
@@ -82,7 +102,7 @@ class Context:
         fields = {"service": service, **(log_fields or {})}
         if tenant is not None:
             fields["tenant"] = tenant.key
-        self.log = logging.LoggerAdapter(logging.getLogger(f"atlas.{service}"), fields)
+        self.log = HandlerLogger(logging.getLogger(f"atlas.{service}"), fields)
 
     @property
     def tenant(self) -> Tenant:

@@ -26,9 +26,20 @@ from atlas_runtime.service.routes import build_endpoint
 log = logging.getLogger("atlas_runtime.service")
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr at `level` (LOG_LEVEL), unless the application set up logging itself."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=level, format=LOG_FORMAT)
+
+
 def serve(description: ServiceDescription) -> None:
     """Run one service until SIGTERM/SIGINT: REST on REST_HOST:REST_PORT, tasks, messaging."""
     service = Service(description)
+    configure_logging(service.settings.log_level)
     app = service.create_app()
     asyncio.run(serve_app(app, service.settings.rest_host, service.settings.rest_port))
 
@@ -95,6 +106,7 @@ def serve_many(
 ) -> None:
     """Run several services in this process, their routes on one port, until SIGTERM/SIGINT."""
     services = [Service(d) for d in descriptions]
+    configure_logging(services[0].settings.log_level if services else "INFO")
     names = ", ".join(d.name for d in descriptions)
     log.warning(
         "running %d services in one process (%s): a local trial, not a deployment", len(services), names

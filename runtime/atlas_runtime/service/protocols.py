@@ -7,11 +7,12 @@ Protocols describe behaviour only; the runtime's concrete classes satisfy them.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeVar
 
+from atlas_runtime.service.context import HandlerLogger
+from atlas_runtime.state.specs import Seconds
 from atlas_runtime.tenant import Tenant
 
 K = TypeVar("K")
@@ -36,7 +37,7 @@ class Registry(Protocol[K, V]):
 class TTLRegistry(Registry[K, V], Protocol[K, V]):
     """A registry whose entries expire; each expired entry is claimed by exactly one caller."""
 
-    async def put(self, key: K, value: V | Mapping[str, Any], *, ttl: float | None = None) -> None: ...
+    async def put(self, key: K, value: V | Mapping[str, Any], *, ttl: Seconds | None = None) -> None: ...
     async def pop_expired(self) -> list[tuple[K, V]]: ...
 
 
@@ -59,7 +60,7 @@ class BaseContext(Protocol):
     @property
     def tenant(self) -> Tenant: ...
     @property
-    def log(self) -> logging.LoggerAdapter[logging.Logger]: ...
+    def log(self) -> HandlerLogger: ...
     @property
     def db(self) -> Any: ...
     @property

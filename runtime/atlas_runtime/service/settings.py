@@ -7,14 +7,19 @@ upper case. Unset backends mean embedded defaults (announced at start-up).
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import Field, ValidationError
+from pydantic import BeforeValidator, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from atlas_runtime.errors import ConfigurationError
 
 S = TypeVar("S", bound=BaseSettings)
+
+LogLevel = Annotated[
+    Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+    BeforeValidator(lambda value: value.upper() if isinstance(value, str) else value),
+]
 
 
 class ServiceSettings(BaseSettings):
@@ -48,7 +53,7 @@ class ServiceSettings(BaseSettings):
     auth_jwks_url: str | None = Field(None, description="JWKS URL of the token signing keys.")
     auth_public_key: str | None = Field(None, description="PEM public key of the token signer.")
     base_service_url: str | None = Field(None, description="Ingress URL for calls without a direct URL.")
-    log_level: str = Field("INFO", description="Log level.")
+    log_level: LogLevel = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR or CRITICAL.")
 
 
 def load_settings(settings_class: type[S]) -> S:
