@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from atlas_buffs.messages import PartyStatusLeft
+from atlas_buffs.protocols import Context, PartyStatusLeftHandler
 
 
-async def member_left(ctx: Any, message: Any) -> None:
+async def member_left(ctx: Context, message: PartyStatusLeft) -> None:
     """End the party-wide buffs of a character who left the party."""
     for key in await ctx.state.buffs.lookup("character", message.actor_id):
         buff = await ctx.state.buffs.get(key)
@@ -15,3 +16,6 @@ async def member_left(ctx: Any, message: Any) -> None:
                 "EVENT_TOPIC_CHARACTER_BUFF_STATUS",
                 {"type": "CANCELLED", "character_id": buff.character_id, "buff_id": key, "body": body},
             )
+
+
+_member_left: PartyStatusLeftHandler = member_left

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from atlas_buffs.models import BuffDefinition
+from atlas_buffs.protocols import Context, PutDefinitionsIdHandler
 
 from atlas_runtime.errors import BadRequest
+from atlas_runtime.service.protocols import Request
 
 
-async def define(ctx: Any, request: Any) -> Any:
+async def define(ctx: Context, request: Request[BuffDefinition]) -> BuffDefinition:
     """Create or replace a buff definition shared by every tenant; the path id must match the body."""
     definition_id = request.params["id"]
     if request.body.id != definition_id:
@@ -16,3 +18,6 @@ async def define(ctx: Any, request: Any) -> Any:
         )
     await ctx.state.definitions.put(definition_id, request.body)
     return request.body
+
+
+_define: PutDefinitionsIdHandler = define

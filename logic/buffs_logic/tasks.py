@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from atlas_buffs.protocols import Context, ExpireBuffsTask
 
 
-async def expire(ctx: Any) -> None:
+async def expire(ctx: Context) -> None:
     """Announce the buffs whose duration ran out (each claimed by exactly one replica)."""
     for buff_id, buff in await ctx.state.buffs.pop_expired():
         await ctx.emit(
@@ -17,3 +17,6 @@ async def expire(ctx: Any) -> None:
                 "body": {"source_id": buff.source_id},
             },
         )
+
+
+_expire: ExpireBuffsTask = expire

@@ -5,10 +5,26 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from atlas_drops.messages import (
+    DropCommandCancelReservation,
+    DropCommandEnvelope,
+    DropCommandPickUp,
+    DropCommandReserve,
+    DropCommandSpawn,
+)
+from atlas_drops.protocols import (
+    Context,
+    DropCommandCancelReservationHandler,
+    DropCommandPickUpHandler,
+    DropCommandReserveHandler,
+    DropCommandSpawnHandler,
+)
+from atlas_drops.tables import Pickups
+
 STATUS = "EVENT_TOPIC_DROP_STATUS"
 
 
-def _status(message: Any, drop_id: int, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+def _status(message: DropCommandEnvelope, drop_id: int, kind: str, body: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": kind,
         "actor_id": message.actor_id,
@@ -19,7 +35,7 @@ def _status(message: Any, drop_id: int, kind: str, body: dict[str, Any]) -> dict
     }
 
 
-async def spawn(ctx: Any, message: Any) -> None:
+async def spawn(ctx: Context, message: DropCommandSpawn) -> None:
     """Put a new drop on the map and announce it."""
     body = message.body
     drop_id = await ctx.state.drops.next_id()
@@ -35,7 +51,7 @@ async def spawn(ctx: Any, message: Any) -> None:
     await ctx.emit(STATUS, _status(message, drop_id, "SPAWNED", spawned))
 
 
-async def reserve(ctx: Any, message: Any) -> None:
+async def reserve(ctx: Context, message: DropCommandReserve) -> None:
     """Reserve a drop for the actor; a drop already reserved or gone is a RESERVATION_FAILED event."""
     drop_id = message.body.drop_id
     async with ctx.locks.drop(drop_id):
@@ -58,7 +74,7 @@ async def reserve(ctx: Any, message: Any) -> None:
         await ctx.emit(STATUS, _status(message, drop_id, "RESERVATION_FAILED", {"reason": reason}))
 
 
-async def cancel_reservation(ctx: Any, message: Any) -> None:
+async def cancel_reservation(ctx: Context, message: DropCommandCancelReservation) -> None:
     """Release the actor's reservation of a drop, if it holds one."""
     drop_id = message.body.drop_id
     async with ctx.locks.drop(drop_id):
@@ -69,25 +85,31 @@ async def cancel_reservation(ctx: Any, message: Any) -> None:
         await ctx.state.drops.update(drop_id, lambda d: d.model_copy(update={"reserved_by": None}))
 
 
-async def pick_up(ctx: Any, message: Any) -> None:
+async def pick_up(ctx: Context, message: DropCommandPickUp) -> None:
     """Pick up a drop reserved by the actor: record it and announce it in one transaction."""
-    from atlas_drops.tables import PICKUPS
-    from sqlalchemy import insert
-
     drop_id = message.body.drop_id
     async with ctx.locks.drop(drop_id):
         drop = await ctx.state.drops.get(drop_id)
         if drop is None or drop.reserved_by != message.actor_id or not await ctx.state.drops.remove(drop_id):
             return
         await ctx.state.reservations.remove(drop_id)
-    row = {
-        "drop_id": drop_id,
-        "character_id": message.actor_id,
-        "item_id": drop.item_id,
-        "quantity": drop.quantity,
-        "meso": drop.meso,
-        "picked_at": datetime.now(UTC),
-    }
-    await ctx.db.execute(insert(PICKUPS).values(**row))
+    # a drop is picked up once, so its id is the pickup's; ctx.db commits with the outbox event
+    ctx.db.add(
+        Pickups(
+            id=drop_id,
+            drop_id=drop_id,
+            character_id=message.actor_id,
+            item_id=drop.item_id,
+            quantity=drop.quantity,
+            meso=drop.meso,
+            picked_at=datetime.now(UTC),
+        )
+    )
     body = {"item_id": drop.item_id, "quantity": drop.quantity, "meso": drop.meso}
     await ctx.emit(STATUS, _status(message, drop_id, "PICKED_UP", body))
+
+
+_spawn: DropCommandSpawnHandler = spawn
+_reserve: DropCommandReserveHandler = reserve
+_cancel_reservation: DropCommandCancelReservationHandler = cancel_reservation
+_pick_up: DropCommandPickUpHandler = pick_up

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+
+from atlas_drops.models import Drop, DropCreate
+from atlas_drops.protocols import Context, PostDropsHandler
+
+from atlas_runtime.service.protocols import Request
 
 
-async def create(ctx: Any, request: Any) -> Any:
+async def create(ctx: Context, request: Request[DropCreate]) -> Drop:
     """Place a drop on a map directly (tools and tests); returns the stored drop."""
     drop_id = await ctx.state.drops.next_id()
-    drop = {**request.body.model_dump(), "id": drop_id, "dropped_at": datetime.now(UTC)}
+    drop = Drop(**request.body.model_dump(), id=drop_id, dropped_at=datetime.now(UTC))
     await ctx.state.drops.put(drop_id, drop)
-    return await ctx.state.drops.get(drop_id)
+    return drop
+
+
+_create: PostDropsHandler = create

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from atlas_drops.protocols import Context, ExpireDropsTask
 
 
-async def expire(ctx: Any) -> None:
+async def expire(ctx: Context) -> None:
     """Remove drops whose time on the map ran out and announce each one once."""
     for drop_id, drop in await ctx.state.drops.pop_expired():
         await ctx.emit(
@@ -14,3 +14,6 @@ async def expire(ctx: Any) -> None:
         )
     for drop_id, _ in await ctx.state.reservations.pop_expired():
         await ctx.state.drops.update(drop_id, lambda d: d.model_copy(update={"reserved_by": None}))
+
+
+_expire: ExpireDropsTask = expire

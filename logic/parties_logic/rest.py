@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from atlas_parties.models import Member, PartyCreate
+from atlas_parties.protocols import Context, GetPartiesIdMembersHandler, PostPartiesHandler
 
 from atlas_runtime.errors import Conflict, NotFound
+from atlas_runtime.service.protocols import Request
 
 
-async def create(ctx: Any, request: Any) -> None:
+async def create(ctx: Context, request: Request[PartyCreate]) -> None:
     """Create a party for the leader in the body (202: the party id is announced by event)."""
     leader = request.body.leader_id
     if await ctx.state.parties.lookup("member", leader):
@@ -19,10 +21,14 @@ async def create(ctx: Any, request: Any) -> None:
     )
 
 
-async def members(ctx: Any, request: Any) -> list[Any]:
+async def members(ctx: Context, request: Request[None]) -> list[Member]:
     """The members of a party that have a character record, in party order."""
     party = await ctx.state.parties.get(int(request.params["id"]))
     if party is None:
         raise NotFound(f"party {request.params['id']} does not exist")
     found = [await ctx.state.characters.get(member_id) for member_id in party.members]
     return [member for member in found if member is not None]
+
+
+_create: PostPartiesHandler = create
+_members: GetPartiesIdMembersHandler = members
