@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeVar
 
+from atlas_runtime.db.tenancy import TenantSession
 from atlas_runtime.service.context import HandlerLogger
 from atlas_runtime.state.specs import Seconds
 from atlas_runtime.tenant import Tenant
@@ -62,7 +63,7 @@ class BaseContext(Protocol):
     @property
     def log(self) -> HandlerLogger: ...
     @property
-    def db(self) -> Any: ...
+    def db(self) -> TenantSession: ...
     @property
     def calls(self) -> Any: ...
     async def emit(self, token: str, message: Any) -> None: ...
