@@ -21,7 +21,7 @@ EXIT_OK = 0
 EXIT_SPEC_ERRORS = 1
 EXIT_USAGE = 2
 
-VERB_MODULES = ("atlas_gen.cli_validate", "atlas_gen.cli_render", "atlas_gen.cli_new")
+VERB_MODULES = ("atlas_gen.cli_validate", "atlas_gen.cli_render", "atlas_gen.cli_new", "atlas_gen.cli_graph")
 
 app = typer.Typer(
     name="atlas-gen",
