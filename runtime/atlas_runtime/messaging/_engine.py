@@ -220,7 +220,7 @@ class ConsumerEngine:
 
     def finished(self, worker: _PartitionWorker) -> None:
         self._finished_since_commit += 1
-        if len(worker.queue) <= self._max_buffered // 2:
+        if self._pause_reasons.get(worker.tp) and len(worker.queue) <= self._max_buffered // 2:
             self._release(worker.tp, "backlog")
 
     async def backoff(self, tp: TopicPartition, delay: float) -> None:
@@ -251,17 +251,18 @@ class ConsumerEngine:
             self._to_resume.add(tp)
 
     def _route(self, records: list[Record]) -> None:
-        workers, assigned = self._workers, self._assigned
+        workers, assigned, limit = self._workers, self._assigned, self._max_buffered
         for record in records:
-            tp = TopicPartition(record.topic, record.partition)
-            worker = workers.get(tp)
+            key = (record.topic, record.partition)  # equals its TopicPartition, without building one
+            worker = workers.get(key)  # type: ignore[call-overload]
             if worker is None:
+                tp = TopicPartition(*key)
                 if tp not in assigned:
                     continue  # fetched before a revocation; the new owner reads it from the commit
                 worker = workers[tp] = _PartitionWorker(self, tp)
             worker.push(record)
-            if len(worker.queue) >= self._max_buffered:
-                self._hold(tp, "backlog")
+            if len(worker.queue) >= limit:
+                self._hold(worker.tp, "backlog")
 
     # -- commits ------------------------------------------------------------------
 

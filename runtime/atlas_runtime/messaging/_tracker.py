@@ -30,6 +30,11 @@ class OffsetTracker:
 
     def finish(self, offset: int) -> None:
         """Mark `offset` finished (handled, skipped or dead-lettered) and advance the cursor."""
+        pending = self._pending
+        if pending and pending[0] == offset and not self._done:  # in order: the usual case
+            pending.popleft()
+            self._position = offset + 1
+            return
         self._done.add(offset)
         while self._pending and self._pending[0] in self._done:
             head = self._pending.popleft()
