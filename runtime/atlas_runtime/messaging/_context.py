@@ -29,18 +29,30 @@ class MessageContext:
         record: the raw record (topic, partition, offset, key, value, headers).
         attempt: 1 for the first run, counting retries after failures.
         unit: staged effects, committed atomically with the inbox marker.
+        group: the consumer group.
+        message_id: the inbox id of the message (None when the subscription is not idempotent).
         log: a logger carrying topic, partition, offset and tenant.
     """
 
-    __slots__ = ("_builder", "_log", "attempt", "record", "tenant", "unit")
+    __slots__ = ("_builder", "_log", "attempt", "group", "message_id", "record", "tenant", "unit")
 
     def __init__(
-        self, tenant: Tenant, record: Record, attempt: int, unit: Unit, builder: MessageBuilder
+        self,
+        tenant: Tenant,
+        record: Record,
+        attempt: int,
+        unit: Unit,
+        builder: MessageBuilder,
+        *,
+        group: str = "",
+        message_id: str | None = None,
     ) -> None:
         self.tenant = tenant
         self.record = record
         self.attempt = attempt
         self.unit = unit
+        self.group = group
+        self.message_id = message_id
         self._builder = builder
         self._log: logging.LoggerAdapter[logging.Logger] | None = None
 

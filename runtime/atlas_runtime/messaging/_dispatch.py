@@ -168,7 +168,7 @@ class Dispatcher:
         attempt = 0
         while True:
             attempt += 1
-            run = self._runner(record, tenant, attempt, handler, envelope)
+            run = self._runner(record, tenant, attempt, handler, envelope, message_id)
             trace_token = bind_message_headers(record.headers)
             tenant_token = _tenant_var.set(tenant)  # as_tenant() without the contextmanager cost
             try:
@@ -200,10 +200,18 @@ class Dispatcher:
             return
 
     def _runner(
-        self, record: Record, tenant: Tenant, attempt: int, handler: MessageHandler, envelope: Any
+        self,
+        record: Record,
+        tenant: Tenant,
+        attempt: int,
+        handler: MessageHandler,
+        envelope: Any,
+        message_id: str | None,
     ) -> Callable[[Unit], Awaitable[None]]:
         async def run(unit: Unit) -> None:
-            ctx = MessageContext(tenant, record, attempt, unit, self._producer)
+            ctx = MessageContext(
+                tenant, record, attempt, unit, self._producer, group=self._group, message_id=message_id
+            )
             await handler(self._context_factory(ctx) if self._context_factory else ctx, envelope)
 
         return run

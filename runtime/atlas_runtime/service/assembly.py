@@ -108,6 +108,7 @@ class Service:
         *,
         emitter: Emitter | None = None,
         record: Any = None,
+        inbox_claim: tuple[str, str] | None = None,
         **log_fields: Any,
     ) -> Context:
         """A handler context for `tenant` (default: the tenant bound in the current context).
@@ -116,6 +117,7 @@ class Service:
             tenant: the tenant; None reads the one bound in the current context.
             emitter: where `ctx.emit` publishes (default: the service's producer).
             record: the consumed Kafka record, for message handlers.
+            inbox_claim: (consumer group, message id) claimed in the database's inbox.
             log_fields: extra fields of `ctx.log` (message coordinates, route).
         """
         return Context(
@@ -129,6 +131,7 @@ class Service:
             builder=self._producer,
             sessions=self.database.sessions if self.database else None,
             record=record,
+            inbox_claim=inbox_claim,
             log_fields=log_fields,
         )
 
@@ -138,7 +141,10 @@ class Service:
     # -- lifecycle ------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start, in order: clients, database, messaging, outbox drainer, sagas, tasks (idempotent)."""
+        """Start, in order: clients, database, messaging, outbox drainer and inbox sweep, sagas, tasks.
+
+        Idempotent.
+        """
         if self.running:
             return
         handlers = {t.name: resolve(t.handler, where=f"task {t.name}") for t in self.description.tasks}
@@ -147,6 +153,7 @@ class Service:
         if self.messaging is not None:
             await self.messaging.start(self)
         self._start_outbox()
+        self._start_inbox_sweeper()
         if self.sagas is not None:
             self.sagas.start()
         for decl in self.description.tasks:
@@ -189,6 +196,11 @@ class Service:
             return
         send = self._producer.send if self._producer is not None else None
         self.database.start_drainer(bootstrap_servers=self.settings.bootstrap_servers, send=send)
+
+    def _start_inbox_sweeper(self) -> None:
+        """Message handlers claim messages in the database's inbox: keep it to its retention."""
+        if self.database is not None and self.description.consumes:
+            self.database.start_inbox_sweeper()
 
     @property
     def _producer(self) -> Any:

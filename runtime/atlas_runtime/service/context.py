@@ -86,9 +86,12 @@ class Context:
         builder: Any = None,
         sessions: Callable[[], Any] | None = None,
         record: Any = None,
+        inbox_claim: tuple[str, str] | None = None,
         log_fields: Mapping[str, Any] | None = None,
     ) -> None:
         self._tenant = tenant
+        self._inbox_claim = inbox_claim
+        self._already_applied = False
         self.state = state
         self.locks = locks
         self.calls = calls
@@ -134,13 +137,31 @@ class Context:
         headers = [(name, value) for name, value in message.headers if name != EVENT_ID_HEADER]
         await enqueue(self.db, message.topic, message.key or uuid.uuid4().hex, message.value, headers=headers)
 
+    async def begin(self) -> None:
+        """Start the handler run; for a message, claim it in the database's inbox first.
+
+        The claim (consumer group, message id) is a row in the run's own transaction, so the
+        handler's database writes and outbox events commit together with it, exactly once:
+        a message whose database side committed before (a crash came between that commit
+        and the Redis marker) runs again for its other effects, and its database writes
+        are rolled back.
+        """
+        if self._inbox_claim is None or self._sessions is None:
+            return
+        from atlas_runtime.db import claim
+
+        group, message_id = self._inbox_claim
+        self._already_applied = not await claim(self.db, group, message_id)
+        if self._already_applied:
+            self.log.info("database side already applied: rolling back this run's writes", message=message_id)
+
     async def finish(self, error: BaseException | None = None) -> None:
         """End the handler run: commit the session (roll back after `error`) and close it."""
         session, self._session = self._session, None
         if session is None:
             return
         try:
-            if error is None:
+            if error is None and not self._already_applied:
                 await session.commit()
             else:
                 await session.rollback()
@@ -171,6 +192,8 @@ class Context:
 async def run_handler(handler: Callable[..., Awaitable[T]], ctx: Any, *args: Any) -> T:
     """Call a handler, then end its context's run: commit on return, roll back on error."""
     try:
+        if isinstance(ctx, Context):
+            await ctx.begin()
         result = await handler(ctx, *args)
     except BaseException as error:
         if isinstance(ctx, Context):

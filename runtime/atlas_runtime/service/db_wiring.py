@@ -4,16 +4,19 @@ PostgreSQL when `DB_HOST` is set, else SQLite (the db package announces it). At 
 the service's tables and the runtime's (outbox, inbox) are brought up to date with the
 db package's additive `migrate`. With `outbox: true` an `OutboxDrainer` publishes
 committed outbox rows: to Kafka with `BOOTSTRAP_SERVERS`, else to the in-process bus.
+A service that consumes messages claims each one in the inbox table (see
+`service.context.Context.begin`); an hourly sweep deletes claims past their retention.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from atlas_runtime.db import (
     Database,
@@ -24,12 +27,16 @@ from atlas_runtime.db import (
     Publisher,
     PublishError,
     TenantSession,
+    inbox,
     migrate,
 )
 from atlas_runtime.messaging import OutboundMessage
 from atlas_runtime.service.description import DatabaseDecl
 
 Send = Callable[[OutboundMessage], Awaitable[None]]
+
+INBOX_SWEEP_INTERVAL = 3600.0
+log = logging.getLogger("atlas_runtime.service")
 
 
 class BusPublisher:
@@ -63,6 +70,7 @@ class ServiceDatabase:
         self._drainer: OutboxDrainer | None = None
         self._publisher: Publisher | None = None
         self._draining: asyncio.Task[None] | None = None
+        self._sweeping: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(
@@ -86,8 +94,27 @@ class ServiceDatabase:
         self._drainer = OutboxDrainer(self.database.engine, self._publisher, service=self.database.service)
         self._draining = asyncio.create_task(self._drainer.run(), name=f"outbox {self.database.service}")
 
+    def start_inbox_sweeper(self, interval: float = INBOX_SWEEP_INTERVAL) -> None:
+        """Delete inbox claims older than the retention every `interval` seconds (any replica may)."""
+
+        async def sweep_forever() -> None:
+            while True:
+                try:
+                    async with AsyncSession(self.database.engine) as session, session.begin():
+                        deleted = await inbox.sweep(session)
+                    log.debug("swept %d inbox claims of %s", deleted, self.database.service)
+                except Exception:
+                    log.exception("sweeping the inbox of %s failed; retrying later", self.database.service)
+                await asyncio.sleep(interval)
+
+        self._sweeping = asyncio.create_task(sweep_forever(), name=f"inbox sweep {self.database.service}")
+
     async def close(self) -> None:
         """Stop the drainer after its batch in flight, then dispose of the pool."""
+        if self._sweeping is not None:
+            self._sweeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeping
         if self._drainer is not None and self._draining is not None:
             self._drainer.stop()
             try:

@@ -83,10 +83,14 @@ class ServiceMessaging:
     def _context(self, message: MessageContext) -> Any:
         assert self._service is not None, "a message arrived before the service started"
         coordinates = {"topic": message.record.topic, "partition": message.record.partition}
+        claim = None
+        if message.message_id is not None:  # keyed per tenant, as the Redis marker is
+            claim = (message.group, f"{message.tenant.key}/{message.message_id}")
         return self._service.context(
             message.tenant,
             emitter=message,
             record=message.record,
+            inbox_claim=claim,
             offset=message.record.offset,
             **coordinates,
         )
