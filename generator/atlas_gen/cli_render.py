@@ -22,7 +22,9 @@ from rich.console import Console
 from atlas_gen.config import ProjectConfig, ProjectConfigError, load_project_config
 
 if TYPE_CHECKING:
+    from atlas_gen.ecosystem import Ecosystem
     from atlas_runtime.service import ServiceDescription
+    from atlas_spec import ServiceSpec
 
 EXIT_DRIFT = 1
 EXIT_INVALID = 1
@@ -53,27 +55,32 @@ def _require_specs(workspace: ProjectConfig) -> None:
         raise typer.Exit(EXIT_USAGE)
 
 
-def rendered_tree(workspace: ProjectConfig) -> dict[str, str]:
-    """Validate the specs (exit 1 with every diagnostic on error), then render them in memory."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    from atlas_gen.diagnostics import has_errors
+def load_specs(workspace: ProjectConfig) -> Ecosystem:
+    """Validate the specs once; print every diagnostic, and exit 1 when any is an error."""
     from atlas_gen.loader import load_ecosystem
-    from atlas_gen.render import load_documents, render_tree
 
     _require_specs(workspace)
-    _, diagnostics = load_ecosystem(workspace.specs)
+    ecosystem, diagnostics = load_ecosystem(workspace.specs)
     for diagnostic in diagnostics:
         err.print(diagnostic.format(), markup=False, highlight=False)
-    if has_errors(diagnostics):
+    if ecosystem is None:
         raise typer.Exit(EXIT_INVALID)
-    documents = load_documents(workspace.specs)
-    if len(documents) < PROGRESS_THRESHOLD:
-        return render_tree(documents)
+    return ecosystem
+
+
+def rendered_tree(ecosystem: Ecosystem) -> dict[str, str]:
+    """Render the validated specs in memory, with a progress bar for large ecosystems."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from atlas_gen.render import render_tree
+
+    specs = list(ecosystem.specs())
+    if len(specs) < PROGRESS_THRESHOLD:
+        return render_tree(specs)
     columns = (TextColumn("rendering {task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task("", total=len(documents))
-        return render_tree(documents, progress=lambda name: bar.update(task, advance=1, description=name))
+        task = bar.add_task("", total=len(specs))
+        return render_tree(specs, progress=lambda name: bar.update(task, advance=1, description=name))
 
 
 def _report_drift(workspace: ProjectConfig, tree: dict[str, str], *, show_diff: bool) -> bool:
@@ -98,11 +105,11 @@ def render(
     force: Annotated[bool, typer.Option("--force", help="Overwrite generated files edited by hand.")] = False,
 ) -> None:
     """Render every spec into the output folder (or, with --check, verify it is up to date)."""
-    from atlas_gen.loader import find_spec_files
     from atlas_gen.render import HandEditedError, write_tree
 
     workspace = _workspace(specs, out_dir)
-    tree = rendered_tree(workspace)
+    ecosystem = load_specs(workspace)
+    tree = rendered_tree(ecosystem)
     if check_only:
         if _report_drift(workspace, tree, show_diff=True):
             err.print(f"[red]{workspace.out} is out of date:[/] run `atlas-gen render`")
@@ -115,7 +122,7 @@ def render(
         err.print(f"[red]error:[/] {error}", highlight=False)
         raise typer.Exit(EXIT_HAND_EDITED) from None
     err.print(
-        f"rendered {len(find_spec_files(workspace.specs))} spec(s) into {workspace.out}: "
+        f"rendered {len(ecosystem.files)} spec(s) into {workspace.out}: "
         f"{len(report.written)} written, {len(report.removed)} removed, {report.unchanged} unchanged"
     )
 
@@ -129,7 +136,7 @@ def diff(
 ) -> None:
     """Print what a render would change in the output folder, as a unified diff."""
     workspace = _workspace(specs, out_dir)
-    changed = _report_drift(workspace, rendered_tree(workspace), show_diff=True)
+    changed = _report_drift(workspace, rendered_tree(load_specs(workspace)), show_diff=True)
     if changed and exit_code:
         raise typer.Exit(EXIT_DRIFT)
 
@@ -141,13 +148,13 @@ def scaffold(
     ] = None,
 ) -> None:
     """Write typed stubs for handlers the specs reference but no module defines yet."""
-    from atlas_gen.render import build_service, load_documents
+    from atlas_gen.render import build_service
     from atlas_gen.render.scaffold import plan_stubs, write_stubs
 
     workspace = _workspace(specs, None)
-    _require_specs(workspace)
+    ecosystem = load_specs(workspace)
     root = handlers or workspace.handlers or Path.cwd()
-    stubs = [s for doc in load_documents(workspace.specs) for s in plan_stubs(build_service(doc))]
+    stubs = [s for spec in ecosystem.specs() for s in plan_stubs(build_service(spec))]
     report = write_stubs(root, stubs)
     for path in report.created:
         err.print(f"created   {path}", markup=False, highlight=False)
@@ -166,10 +173,10 @@ def _prepare_imports(workspace: ProjectConfig) -> None:
             sys.path.insert(0, str(folder.resolve()))
 
 
-def _ensure_rendered(workspace: ProjectConfig) -> None:
+def _ensure_rendered(workspace: ProjectConfig, ecosystem: Ecosystem) -> None:
     from atlas_gen.render import HandEditedError, check, write_tree
 
-    tree = rendered_tree(workspace)
+    tree = rendered_tree(ecosystem)
     if check(workspace.out, tree).clean:
         return
     err.print(f"{workspace.out} is out of date: rendering first")
@@ -180,16 +187,11 @@ def _ensure_rendered(workspace: ProjectConfig) -> None:
         raise typer.Exit(EXIT_HAND_EDITED) from None
 
 
-def _description(service: str) -> ServiceDescription:
-    from atlas_gen.render.names import package_name
-
-    package = package_name(service)
+def _description(spec: ServiceSpec) -> ServiceDescription:
     try:
-        module = importlib.import_module(package)
+        module = importlib.import_module(spec.package)
     except ModuleNotFoundError as error:
-        err.print(
-            f"[red]error:[/] no generated package {package} ({error}); is `{service}` a service of the specs?"
-        )
+        err.print(f"[red]error:[/] cannot import the generated package {spec.package} ({error})")
         raise typer.Exit(EXIT_USAGE) from None
     description: ServiceDescription = module.SERVICE
     return description
@@ -205,10 +207,14 @@ def run(
     from atlas_runtime.service import serve
 
     workspace = _workspace(specs, out_dir)
-    _ensure_rendered(workspace)
+    ecosystem = load_specs(workspace)
+    if service not in ecosystem.services:
+        err.print(f"[red]error:[/] no service `{service}` in {workspace.specs}", highlight=False)
+        raise typer.Exit(EXIT_USAGE)
+    _ensure_rendered(workspace, ecosystem)
     _prepare_imports(workspace)
     try:
-        serve(_description(service))
+        serve(_description(ecosystem.spec(service)))
     except ConfigurationError as error:
         err.print(f"[red]error:[/] {error}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from None
@@ -241,14 +247,14 @@ def up(
     port: Annotated[int | None, typer.Option("--port", help="Port of the shared REST server.")] = None,
 ) -> None:
     """Run every service of the specs in this process, on embedded backends unless configured."""
-    from atlas_gen.render import load_documents
     from atlas_runtime.errors import ConfigurationError
     from atlas_runtime.service import serve_many
 
     workspace = _workspace(specs, out_dir)
-    _ensure_rendered(workspace)
+    ecosystem = load_specs(workspace)
+    _ensure_rendered(workspace, ecosystem)
     _prepare_imports(workspace)
-    descriptions = [_description(str(doc["service"])) for doc in load_documents(workspace.specs)]
+    descriptions = [_description(spec) for spec in ecosystem.specs()]
     _local_defaults(descriptions, port)
     try:
         serve_many(descriptions, port=port)

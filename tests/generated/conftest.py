@@ -11,10 +11,39 @@ from pathlib import Path
 
 import pytest
 
-from atlas_gen.render import load_documents, render_tree, write_tree
+from atlas_gen.loader import load_ecosystem
+from atlas_gen.render import render_tree, write_tree
 from atlas_runtime.service import ServiceDescription
 
 Build = Callable[[str, dict[str, str]], ServiceDescription]
+
+
+def _render(spec: str, specs: Path, out: Path) -> str:
+    """Add one spec to the test's specs folder, validate and render them all into `out`.
+
+    The services built in one test form one ecosystem (a caller and the service it calls
+    validate together). Returns the package of the added spec; invalid specs fail the test.
+    """
+    specs.mkdir(exist_ok=True)
+    path = specs / f"service-{len(list(specs.iterdir()))}.yaml"
+    path.write_text(textwrap.dedent(spec), encoding="utf-8")
+    ecosystem, diagnostics = load_ecosystem(specs)
+    if ecosystem is None:
+        pytest.fail("the spec is invalid:\n" + "\n".join(d.format() for d in diagnostics))
+    write_tree(out, render_tree(ecosystem.specs()))
+    (added,) = (f.spec for f in ecosystem.files if f.path == str(path))
+    return added.package
+
+
+def _write_handlers(logic: Path, handlers: dict[str, str]) -> list[str]:
+    """Write handler modules `{dotted.module: source}` under `logic`; their top-level packages."""
+    for module, source in handlers.items():
+        path = logic.joinpath(*module.split(".")).with_suffix(".py")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(source), encoding="utf-8")
+        for parent in path.relative_to(logic).parents[:-1]:
+            (logic / parent / "__init__.py").touch()
+    return [module.split(".")[0] for module in handlers]
 
 
 @pytest.fixture
@@ -25,24 +54,11 @@ def build_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[B
 
     def build(spec: str, handlers: dict[str, str]) -> ServiceDescription:
         n = next(builds)
-        specs = tmp_path / f"specs-{n}"
-        specs.mkdir()
-        (specs / "service.yaml").write_text(textwrap.dedent(spec), encoding="utf-8")
-        documents = load_documents(specs)
-        out = tmp_path / f"out-{n}"
-        write_tree(out, render_tree(documents))
-        logic = tmp_path / "logic"
-        for module, source in handlers.items():
-            path = logic.joinpath(*module.split(".")).with_suffix(".py")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(textwrap.dedent(source), encoding="utf-8")
-            for parent in path.relative_to(logic).parents[:-1]:
-                (logic / parent / "__init__.py").touch()
-            added.append(module.split(".")[0])
+        out, logic = tmp_path / f"out-{n}", tmp_path / "logic"
+        package = _render(spec, tmp_path / "specs", out)
+        added.extend([*_write_handlers(logic, handlers), package])
         monkeypatch.syspath_prepend(str(out))
         monkeypatch.syspath_prepend(str(logic))
-        package = "atlas_" + str(documents[0]["service"]).replace("-", "_")
-        added.append(package)
         description: ServiceDescription = importlib.import_module(package).SERVICE
         return description
 

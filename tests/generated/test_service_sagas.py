@@ -61,6 +61,19 @@ database:
   outbox: true
 """
 
+# The other end of the saga's topics, so the two specs validate as one ecosystem (never started).
+PARTICIPANT = (
+    SPEC.split("sagas:")[0].replace("fn-purchases", "fn-purchase-participant")
+    + """
+consumes:
+  CMD_W: {message: WalletCommand, handlers: {RESERVE: fn_participant_logic.wallet:reserve}}
+  CMD_I: {message: InventoryCommand, handlers: {GRANT: fn_participant_logic.inventory:grant}}
+produces:
+  EVT_W: {message: WalletStatus, key: character_id}
+  EVT_I: {message: InventoryStatus, key: character_id}
+"""
+)
+
 
 async def _records(topic: str, saga_id: str, timeout: float = 20.0) -> list[dict[str, Any]]:
     """The commands of one saga on a topic of the in-process bus, once there is at least one."""
@@ -90,6 +103,7 @@ async def test_saga_starts_over_rest_and_advances_on_status_events(
     monkeypatch.setenv("AUTH_MODE", "off")
     monkeypatch.setenv("KAFKA_CONSUMER_GROUP", f"fn-purchases-{suffix}")
     saga_type = f"purchase_{suffix}"
+    build_service(PARTICIPANT, {})
     service = Service(build_service(SPEC.replace("SAGA_TYPE", saga_type), {}))
     headers = tenant_headers()
     tenant = Tenant.from_http_headers(headers)

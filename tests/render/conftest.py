@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from atlas_gen.render import load_documents, render_tree
+from atlas_gen.loader import load_ecosystem
+from atlas_gen.render import render_tree
+from atlas_spec import ServiceSpec
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "specs").is_dir())
@@ -23,6 +25,14 @@ def golden_files(root: Path) -> dict[str, str]:
         for p in sorted(root.rglob("*"))
         if p.is_file() and not skip.intersection(p.relative_to(root).parts)
     }
+
+
+def specs_of(folder: Path) -> list[ServiceSpec]:
+    """The validated specs of a folder; fails the test with the diagnostics when they are invalid."""
+    ecosystem, diagnostics = load_ecosystem(folder)
+    if ecosystem is None:
+        pytest.fail("\n".join(d.format() for d in diagnostics))
+    return list(ecosystem.specs())
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -44,9 +54,15 @@ def read_tree() -> Callable[[Path], dict[str, str]]:
 
 
 @pytest.fixture(scope="session")
+def load_specs() -> Callable[[Path], list[ServiceSpec]]:
+    """Load and validate a folder of specs (the test fails on invalid specs)."""
+    return specs_of
+
+
+@pytest.fixture(scope="session")
 def rendered_cases() -> dict[str, dict[str, str]]:
     """Each fixture case rendered once per session."""
-    return {case: render_tree(load_documents(FIXTURES / case / "specs")) for case in CASES}
+    return {case: render_tree(specs_of(FIXTURES / case / "specs")) for case in CASES}
 
 
 @pytest.fixture

@@ -2,41 +2,46 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import random
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from atlas_gen.render import MANIFEST_NAME, load_documents, render_tree
+from atlas_gen.render import MANIFEST_NAME, render_tree
+from atlas_spec import ServiceSpec
+
+LoadSpecs = Callable[[Path], list[ServiceSpec]]
 
 # Sections whose entries the generator orders itself (fields and message types keep spec order).
 SORTED_SECTIONS = ("models", "state", "locks", "messages", "consumes", "produces", "endpoints", "tasks")
 
 
-def _reversed_sections(document: dict[str, Any]) -> dict[str, Any]:
-    shuffled = copy.deepcopy(document)
-    for section in SORTED_SECTIONS:
-        if isinstance(shuffled.get(section), dict):
-            shuffled[section] = dict(reversed(list(shuffled[section].items())))
-    return dict(reversed(list(shuffled.items())))
+def _reversed_sections(spec: ServiceSpec) -> ServiceSpec:
+    """The same spec with the entries of every section the generator sorts in reverse order."""
+    reversed_sections = {
+        section: dict(reversed(getattr(spec, section).items()))
+        for section in SORTED_SECTIONS
+        if section in spec.model_fields_set
+    }
+    return spec.model_copy(update=reversed_sections)
 
 
-def test_rendering_twice_gives_identical_bytes(fixtures_dir: Path) -> None:
+def test_rendering_twice_gives_identical_bytes(fixtures_dir: Path, load_specs: LoadSpecs) -> None:
     """Two renders of the same specs produce exactly the same tree."""
-    documents = load_documents(fixtures_dir / "kitchen_sink" / "specs")
-    assert render_tree(documents) == render_tree(documents)
+    specs = load_specs(fixtures_dir / "kitchen_sink" / "specs")
+    assert render_tree(specs) == render_tree(specs)
 
 
-def test_input_order_does_not_change_output(fixtures_dir: Path) -> None:
-    """Shuffled spec files and reversed sections render to the same bytes."""
-    documents = [
-        d for case in ("kitchen_sink", "parties") for d in load_documents(fixtures_dir / case / "specs")
+def test_input_order_does_not_change_output(fixtures_dir: Path, load_specs: LoadSpecs) -> None:
+    """Shuffled specs and reversed sections render to the same bytes."""
+    specs = [
+        s for case in ("kitchen_sink", "parties", "sagas") for s in load_specs(fixtures_dir / case / "specs")
     ]
-    expected = render_tree(documents)
-    shuffled = [_reversed_sections(d) for d in documents]
+    expected = render_tree(specs)
+    shuffled = [_reversed_sections(s) for s in specs]
+    assert any(list(s.state) != list(r.state) for s, r in zip(specs, shuffled, strict=True))
     random.Random(7).shuffle(shuffled)
     assert render_tree(shuffled) == expected
 
@@ -54,14 +59,14 @@ def test_manifest_is_sorted_and_free_of_timestamps_and_paths(
 
 
 def test_formatting_cache_never_changes_output(
-    fixtures_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fixtures_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, load_specs: LoadSpecs
 ) -> None:
     """Renders with an empty, a warm and a corrupted formatting cache give the same bytes."""
-    documents = load_documents(fixtures_dir / "parties" / "specs")
+    specs = load_specs(fixtures_dir / "parties" / "specs")
     monkeypatch.setenv("ATLAS_GEN_CACHE_DIR", str(tmp_path / "cache"))
-    cold = render_tree(documents)
+    cold = render_tree(specs)
     entries = sorted((tmp_path / "cache").glob("*.json"))
     assert len(entries) == 1
-    assert render_tree(documents) == cold
+    assert render_tree(specs) == cold
     entries[0].write_text("{not json")
-    assert render_tree(documents) == cold
+    assert render_tree(specs) == cold

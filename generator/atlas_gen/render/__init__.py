@@ -1,8 +1,9 @@
 """The render pipeline: view-models, templates, in-memory formatting, writer and drift check.
 
-Pure core: `render_tree(documents) -> {path: text}`. I/O shells: `write_tree` (write
-changed files, prune stale ones, refuse to clobber edits) and `check` (classified drift
-and a unified diff). Names load on first use, so importing a submodule stays cheap.
+Pure core: `render_tree(specs) -> {path: text}`, from the validated `ServiceSpec`s of an
+`Ecosystem` (`atlas_gen.loader.load_ecosystem`). I/O shells: `write_tree` (write changed
+files, prune stale ones, refuse to clobber edits) and `check` (classified drift and a
+unified diff). Names load on first use, so importing a submodule stays cheap.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from atlas_gen.render.documents import SpecReadError, load_documents
     from atlas_gen.render.drift import Drift, DriftKind, DriftReport, check
     from atlas_gen.render.formatting import FormattingError
     from atlas_gen.render.manifest import MANIFEST_NAME, Manifest
@@ -20,8 +20,6 @@ if TYPE_CHECKING:
     from atlas_gen.render.writer import HandEditedError, WriteReport, write_tree
 
 _LAZY = {
-    "SpecReadError": "documents",
-    "load_documents": "documents",
     "Drift": "drift",
     "DriftKind": "drift",
     "DriftReport": "drift",
@@ -47,11 +45,9 @@ __all__ = [
     "HandEditedError",
     "Manifest",
     "ServiceView",
-    "SpecReadError",
     "WriteReport",
     "build_service",
     "check",
-    "load_documents",
     "render_service",
     "render_tree",
     "write_tree",

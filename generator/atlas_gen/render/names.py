@@ -33,11 +33,6 @@ def upper_snake(name: str) -> str:
     return "_".join(w.upper() for w in words(name))
 
 
-def package_name(service: str) -> str:
-    """The generated package of a service: `atlas_<service>`, dashes as underscores."""
-    return "atlas_" + service.replace("-", "_")
-
-
 def k8s_name(service: str) -> str:
     """The Kubernetes name of a service: `atlas-<service>`."""
     return "atlas-" + service.replace("_", "-")

@@ -1,19 +1,19 @@
-"""The render flow: spec documents in, a formatted `{relative path: text}` tree out.
+"""The render flow: validated specs in, a formatted `{relative path: text}` tree out.
 
-`render_tree(documents)` reads as the architecture: build a view-model per service,
-render its templates, format all Python at once, add the manifest. Nothing here touches
-the output folder; `writer` and `drift` do.
+`render_tree(specs)` reads as the architecture: build a view-model per `ServiceSpec`,
+render its templates, format all Python at once, add the manifest. Nothing here reads
+the spec files or touches the output folder; the loader, `writer` and `drift` do.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable
 
 from atlas_gen.render.environment import SUFFIX, environment, service_templates
 from atlas_gen.render.formatting import format_python
 from atlas_gen.render.manifest import with_manifest
 from atlas_gen.render.views import ServiceView, build_service
+from atlas_spec import ServiceSpec
 
 Progress = Callable[[str], None]
 
@@ -36,19 +36,17 @@ def render_service(view: ServiceView) -> dict[str, str]:
     return files
 
 
-def render_tree(
-    documents: Iterable[Mapping[str, Any]], *, progress: Progress | None = None
-) -> dict[str, str]:
+def render_tree(specs: Iterable[ServiceSpec], *, progress: Progress | None = None) -> dict[str, str]:
     """Render every service spec into one formatted tree, plus its manifest.
 
     Args:
-        documents: validated spec documents, in any order.
+        specs: the validated specs (e.g. `Ecosystem.specs()`), in any order.
         progress: called with each service name as it is rendered.
 
     Returns:
-        relative path -> text, sorted by path; the same documents always give the same bytes.
+        relative path -> text, sorted by path; the same specs always give the same bytes.
     """
-    views = sorted((build_service(d) for d in documents), key=lambda v: v.name)
+    views = sorted((build_service(spec) for spec in specs), key=lambda v: v.name)
     files: dict[str, str] = {}
     for view in views:
         if progress:

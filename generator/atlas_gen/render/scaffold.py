@@ -15,6 +15,7 @@ from pathlib import Path
 
 from atlas_gen.render.spec_types import Imports, annotation
 from atlas_gen.render.views import ServiceView
+from atlas_gen.render.views_io import EndpointView
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,20 @@ def _split(ref: str) -> tuple[str, str]:
     return module, function
 
 
+def _endpoint_stub(pkg: str, handler: str, e: EndpointView) -> Stub:
+    module, function = _split(handler)
+    found = Imports()
+    found.add(f"{pkg}.protocols", "Context")
+    found.add("atlas_runtime.service.protocols", "Request")
+    body = annotation(e.body_type, found, models_module=f"{pkg}.models") if e.body_type else "None"
+    returns = annotation(e.returns, found, models_module=f"{pkg}.models") if e.returns else "Any"
+    if returns == "Any":
+        found.add("typing", "Any")
+    doc = e.description or f"Answer {e.method} /api{e.path}."
+    params = f"ctx: Context, request: Request[{body}]"
+    return Stub(module, function, params, returns, doc, tuple(sorted(found.names)))
+
+
 def plan_stubs(view: ServiceView) -> list[Stub]:
     """One stub per handler reference of a service (first reference wins), sorted."""
     pkg = view.package
@@ -73,19 +88,8 @@ def plan_stubs(view: ServiceView) -> list[Stub]:
                 ref, Stub(module, function, f"ctx: Context, message: {cls}", "None", doc, imports)
             )
     for e in view.endpoints:
-        if not e.handler:
-            continue
-        module, function = _split(e.handler)
-        found = Imports()
-        found.add(f"{pkg}.protocols", "Context")
-        found.add("atlas_runtime.service.protocols", "Request")
-        body = annotation(e.body, found, models_module=f"{pkg}.models") if e.body else "None"
-        returns = annotation(e.returns, found, models_module=f"{pkg}.models") if e.returns else "Any"
-        if returns == "Any":
-            found.add("typing", "Any")
-        doc = e.description or f"Answer {e.method} /api{e.path}."
-        params = f"ctx: Context, request: Request[{body}]"
-        stubs.setdefault(e.handler, Stub(module, function, params, returns, doc, tuple(sorted(found.names))))
+        if e.handler:
+            stubs.setdefault(e.handler, _endpoint_stub(pkg, e.handler, e))
     for t in view.tasks:
         module, function = _split(t.handler)
         doc = t.description or f"Task {t.name}: runs every {t.every:g}s once per tenant."

@@ -1,19 +1,18 @@
 """The view-model of one service: everything its templates need, computed from its spec.
 
-`build_service(spec)` takes one spec document (the YAML mapping of a service, already
-validated) and returns a `ServiceView` of ready-made strings and sorted tuples. Templates
-only substitute; every ordering decision is made here so output is deterministic.
+`build_service(spec)` takes one validated `ServiceSpec` (types already parsed into
+`TypeRef`s, durations into `timedelta`s) and returns a `ServiceView` of ready-made strings
+and sorted tuples. Templates only substitute; every ordering decision is made here so
+output is deterministic.
 """
 
 from __future__ import annotations
 
-import pprint
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from atlas_gen.render import views_derived as derived
-from atlas_gen.render.names import k8s_name, package_name, snake
+from atlas_gen.render.names import k8s_name, snake
+from atlas_gen.render.saga_literal import saga_literal
 from atlas_gen.render.spec_types import Imports, seconds
 from atlas_gen.render.views_io import (
     CallView,
@@ -36,6 +35,7 @@ from atlas_gen.render.views_state import (
     build_registries,
     build_tables,
 )
+from atlas_spec import DatabaseSpec, ServiceSpec
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,6 @@ class ModuleImports:
     messages: Imports = field(default_factory=Imports)
     service: Imports = field(default_factory=Imports)
     tables: Imports = field(default_factory=Imports)
-    protocols: Imports = field(default_factory=Imports)
 
 
 @dataclass(frozen=True)
@@ -140,10 +139,7 @@ class ServiceView:
 
 
 def _env_vars(
-    spec: Mapping[str, Any],
-    consumes: tuple[ConsumeView, ...],
-    produces: tuple[ProduceView, ...],
-    calls: tuple[CallView, ...],
+    consumes: tuple[ConsumeView, ...], produces: tuple[ProduceView, ...], calls: tuple[CallView, ...]
 ) -> tuple[EnvVarView, ...]:
     """Service-specific variables: one per topic token and one per called service."""
     found: dict[str, EnvVarView] = {}
@@ -162,69 +158,51 @@ def _env_vars(
     return tuple(found[k] for k in sorted(found))
 
 
-def _database(spec: Mapping[str, Any]) -> DatabaseView | None:
-    raw = spec.get("database")
-    if not raw:
+def _database(database: DatabaseSpec | None) -> DatabaseView | None:
+    if database is None:
         return None
-    pool: Mapping[str, Any] = raw.get("pool") or {}
-    lifetime, idle_time = pool.get("max_lifetime"), pool.get("max_idle_time")
-    max_idle = pool.get("max_idle")
+    pool = database.pool
     return DatabaseView(
-        int(pool.get("max_open") or 10),
-        int(max_idle) if max_idle is not None else 5,
-        bool(raw.get("outbox", False)),
-        seconds(lifetime) if lifetime is not None else None,
-        seconds(idle_time) if idle_time is not None else None,
+        pool.max_open or 10,
+        pool.max_idle if pool.max_idle is not None else 5,
+        database.outbox,
+        seconds(pool.max_lifetime),
+        seconds(pool.max_idle_time),
     )
 
 
-_SAGA_SECTIONS = ("service", "wire_case", "models", "messages", "sagas")
-
-
-def _saga_spec(spec: Mapping[str, Any]) -> str | None:
-    """The spec sections the saga runtime reads, as a Python literal (keys sorted; lists keep order)."""
-    if not spec.get("sagas"):
-        return None
-    return pprint.pformat({k: spec[k] for k in _SAGA_SECTIONS if k in spec}, sort_dicts=True, width=100)
-
-
-def build_service(spec: Mapping[str, Any]) -> ServiceView:
-    """The view-model of one validated service spec document."""
-    name = str(spec["service"])
+def build_service(spec: ServiceSpec) -> ServiceView:
+    """The view-model of one validated service spec."""
     imports = ModuleImports()
-    messages = build_messages(spec.get("messages"), imports.messages)
-    registries = build_registries(spec.get("state"), imports.service)
-    consumes = build_consumes(spec.get("consumes"), messages)
-    produces = build_produces(spec.get("produces"))
-    calls = build_calls(spec.get("calls"))
-    endpoints = build_endpoints(spec.get("endpoints"), registries, imports.protocols)
-    for endpoint in endpoints:
-        if endpoint.body:
-            imports.service.add(".models", endpoint.body)
+    messages = build_messages(spec.messages, imports.messages)
+    registries = build_registries(spec.state, imports.service)
+    consumes = build_consumes(spec.consumes, messages)
+    produces = build_produces(spec.produces)
+    calls = build_calls(spec.calls)
+    endpoints = build_endpoints(spec.endpoints, registries, imports.service)
     return ServiceView(
-        name=name,
-        package=package_name(name),
-        k8s_name=k8s_name(name),
-        description=str(spec.get("description", "")).strip(),
-        replicas=int(spec.get("replicas", 2)),
-        consumer_group=str(spec.get("consumer_group") or f"{name} service"),
-        wire_case=str(spec.get("wire_case", "snake")),
-        models=build_models(spec.get("models"), imports.models),
+        name=spec.service,
+        package=spec.package,
+        k8s_name=k8s_name(spec.service),
+        description=(spec.description or "").strip(),
+        replicas=spec.replicas,
+        consumer_group=spec.effective_consumer_group,
+        wire_case=spec.wire_case,
+        models=build_models(spec.models, imports.models),
         messages=messages,
         registries=registries,
-        locks=build_locks(spec.get("locks")),
+        locks=build_locks(spec.locks),
         consumes=consumes,
         produces=produces,
         endpoints=endpoints,
         calls=calls,
-        tasks=build_tasks(spec.get("tasks")),
-        tables=build_tables(spec.get("database"), imports.tables),
-        database=_database(spec),
-        env_vars=_env_vars(spec, consumes, produces, calls),
+        tasks=build_tasks(spec.tasks),
+        tables=build_tables(spec.database, imports.tables),
+        database=_database(spec.database),
+        env_vars=_env_vars(consumes, produces, calls),
         imports=imports,
-        saga_spec=_saga_spec(spec),
+        saga_spec=saga_literal(spec),
         sagas=tuple(
-            (str(name), tuple(str(step.get("name", "")) for step in body.get("steps") or ()))
-            for name, body in sorted((spec.get("sagas") or {}).items())
+            (name, tuple(step.name for step in saga.steps)) for name, saga in sorted(spec.sagas.items())
         ),
     )

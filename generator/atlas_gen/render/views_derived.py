@@ -71,11 +71,9 @@ def protocol_imports(service: ServiceView) -> list[str]:
     for c in service.consumes:
         for _, _, cls in c.handlers:
             imports.add(".messages", cls)
-    for e in service.endpoints:
-        if e.handler and e.body:
-            imports.add(".models", e.body)
-        if e.handler and e.returns:
-            annotation(e.returns, imports, models_module=".models")
+    handler_types = [t for e in service.endpoints if e.handler for t in (e.body_type, e.returns) if t]
+    for ref in handler_types:
+        annotation(ref, imports, models_module=".models")
     return imports.lines()
 
 

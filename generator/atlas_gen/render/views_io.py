@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from atlas_gen.render.names import k8s_name, pascal, service_url_env, snake, upper_snake
-from atlas_gen.render.spec_types import Imports, annotation, key_type, seconds
+from atlas_gen.render.names import k8s_name, service_url_env, snake
+from atlas_gen.render.spec_types import Imports, annotation, key_type
 from atlas_gen.render.views_models import MessageView, adapter_name
 from atlas_gen.render.views_state import RegistryView
-
-_PARAM = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)}")
+from atlas_spec import (
+    ConsumeSpec,
+    GetOperation,
+    HandlerOperation,
+    ListOperation,
+    Operation,
+    ProduceSpec,
+    RemoveOperation,
+    TaskSpec,
+    TypeRef,
+    path_parameters,
+)
+from atlas_spec.endpoints import Endpoints
 
 
 @dataclass(frozen=True)
@@ -31,35 +40,28 @@ class ConsumeView:
     lock: tuple[str, str] | None = None  # (lock name, envelope field holding the key)
 
 
+def _consume(token: str, spec: ConsumeSpec, message: MessageView) -> ConsumeView:
+    classes = {t.value: t.class_name for t in message.types}
+    return ConsumeView(
+        token=token,
+        message=message.name,
+        adapter=message.adapter,
+        handlers=tuple((t, ref, classes.get(t, message.name)) for t, ref in spec.handlers.items()),
+        dedupe=spec.dedupe,
+        attempts=spec.retry.attempts,
+        initial=spec.retry.initial.total_seconds(),
+        max_delay=spec.retry.max.total_seconds(),
+        dead_letter=spec.dead_letter,
+        lock=(spec.lock.name, spec.lock.key) if spec.lock is not None else None,
+    )
+
+
 def build_consumes(
-    raw: Mapping[str, Any] | None, messages: tuple[MessageView, ...]
+    consumes: Mapping[str, ConsumeSpec], messages: tuple[MessageView, ...]
 ) -> tuple[ConsumeView, ...]:
     """The `consumes:` section, sorted by token."""
     by_name = {m.name: m for m in messages}
-    views = []
-    for token, spec in sorted((raw or {}).items()):
-        message = by_name[pascal(str(spec["message"]))]
-        classes = {t.value: t.class_name for t in message.types}
-        handlers = tuple(
-            (str(t), str(ref), classes.get(str(t), message.name))
-            for t, ref in (spec.get("handlers") or {}).items()
-        )
-        retry = spec.get("retry") or {}
-        views.append(
-            ConsumeView(
-                token=str(token),
-                message=message.name,
-                adapter=message.adapter,
-                handlers=handlers,
-                dedupe=str(spec["dedupe"]) if spec.get("dedupe") else None,
-                attempts=int(retry.get("attempts", 5)),
-                initial=seconds(retry.get("initial", "100ms")),
-                max_delay=seconds(retry.get("max", "10s")),
-                dead_letter=bool(spec.get("dead_letter", True)),
-                lock=(str(spec["lock"]["name"]), str(spec["lock"]["key"])) if spec.get("lock") else None,
-            )
-        )
-    return tuple(views)
+    return tuple(_consume(token, spec, by_name[spec.message]) for token, spec in sorted(consumes.items()))
 
 
 @dataclass(frozen=True)
@@ -73,17 +75,11 @@ class ProduceView:
     via: str
 
 
-def build_produces(raw: Mapping[str, Any] | None) -> tuple[ProduceView, ...]:
+def build_produces(produces: Mapping[str, ProduceSpec]) -> tuple[ProduceView, ...]:
     """The `produces:` section, sorted by token."""
     return tuple(
-        ProduceView(
-            str(token),
-            pascal(str(spec["message"])),
-            adapter_name(pascal(str(spec["message"]))),
-            str(spec["key"]) if spec.get("key") else None,
-            str(spec.get("via", "direct")),
-        )
-        for token, spec in sorted((raw or {}).items())
+        ProduceView(token, spec.message, adapter_name(spec.message), spec.key, spec.via)
+        for token, spec in sorted(produces.items())
     )
 
 
@@ -100,18 +96,21 @@ class EndpointView:
     function: str
     params: tuple[tuple[str, str], ...]  # (name, python type)
     filters: tuple[tuple[str, str], ...]  # (filter name, index name)
-    body: str | None
-    returns: str | None
-    returns_many: bool
+    body_type: TypeRef | None
+    returns: TypeRef | None
     status: int | None
     scopes: tuple[str, ...]
     description: str
-    returns_annotation: str | None = None
+
+    @property
+    def body(self) -> str | None:
+        """The annotation of the request body (imports are recorded by each module that names it)."""
+        return annotation(self.body_type, Imports()) if self.body_type else None
 
     @property
     def return_annotation(self) -> str:
         """What the handler returns, for its typed signature (`Any` when the spec says nothing)."""
-        return self.returns_annotation or "Any"
+        return annotation(self.returns, Imports()) if self.returns else "Any"
 
 
 def _resource_of(path: str) -> str:
@@ -119,25 +118,36 @@ def _resource_of(path: str) -> str:
     return static[-1] if static else "resources"
 
 
-def _param_types(paths: Mapping[str, Any], registries: Mapping[str, RegistryView]) -> dict[str, str]:
-    """Path prefix ending in a parameter -> key type of the registry bound on that path."""
+def _action(operation: Operation) -> tuple[str, str | None]:
+    """The kind of an operation (get, list, remove, handler) and the registry it is bound to."""
+    if isinstance(operation, GetOperation):
+        return "get", operation.get
+    if isinstance(operation, ListOperation):
+        return "list", operation.list
+    if isinstance(operation, RemoveOperation):
+        return "remove", operation.remove
+    return "handler", None
+
+
+def _param_types(endpoints: Endpoints, registries: Mapping[str, RegistryView]) -> dict[str, str]:
+    """Path ending in a parameter -> key type of the registry a `get` or `remove` binds on it."""
     types: dict[str, str] = {}
-    for path, methods in paths.items():
-        for binding in (methods or {}).values():
-            registry = next((binding.get(k) for k in ("get", "remove") if binding.get(k)), None)
-            if registry and str(registry) in registries and str(path).endswith("}"):
-                types[str(path)] = registries[str(registry)].key_type
+    for path, methods in endpoints.items():
+        for operation in methods.values():
+            action, registry = _action(operation)
+            bound = registries.get(registry) if action in ("get", "remove") and registry else None
+            if bound is not None and path.endswith("}"):
+                types[path] = bound.key_type
     return types
 
 
 def _params(
-    path: str, declared: Mapping[str, Any], prefixes: Mapping[str, str]
+    path: str, declared: Mapping[str, TypeRef], prefixes: Mapping[str, str]
 ) -> tuple[tuple[str, str], ...]:
     params = []
-    for match in _PARAM.finditer(path):
-        name = match.group(1)
-        prefix = path[: match.end()]
-        kind = key_type(str(declared[name])) if name in declared else prefixes.get(prefix, "str")
+    for name in path_parameters(path):
+        prefix = path[: path.index(f"{{{name}}}") + len(name) + 2]
+        kind = key_type(declared[name]) if name in declared else prefixes.get(prefix, "str")
         params.append((name, kind))
     return tuple(params)
 
@@ -147,54 +157,45 @@ def _function_name(method: str, path: str) -> str:
     return snake(f"{method}_{'_'.join(parts) or 'root'}")
 
 
-def _endpoint(path: str, method: str, spec: Mapping[str, Any], ctx: _EndpointContext) -> EndpointView:
-    action = next((a for a in ("get", "list", "remove") if spec.get(a)), "handler")
-    registry = str(spec[action]) if action != "handler" else None
-    returns = str(spec["returns"]) if spec.get("returns") else None
-    returns_many = bool(returns and returns.startswith("list["))
-    returns_annotation = annotation(returns, ctx.imports, models_module=".models") if returns else None
-    filters = tuple(sorted((str(k), str(v)) for k, v in (spec.get("filters") or {}).items()))
+def _endpoint(path: str, method: str, operation: Operation, prefixes: Mapping[str, str]) -> EndpointView:
+    action, registry = _action(operation)
+    handler = operation if isinstance(operation, HandlerOperation) else None
+    filters = tuple(sorted(operation.filters.items())) if isinstance(operation, ListOperation) else ()
     return EndpointView(
         path=path,
         method=method.upper(),
         action=action,
-        resource=str(spec.get("resource") or registry or _resource_of(path)),
+        resource=(handler.resource if handler else None) or registry or _resource_of(path),
         registry=registry,
-        handler=str(spec["handler"]) if spec.get("handler") else None,
+        handler=handler.handler if handler else None,
         function=_function_name(method, path),
-        params=_params(path, spec.get("params") or {}, ctx.prefixes),
+        params=_params(path, operation.params, prefixes),
         filters=filters,
-        body=pascal(str(spec["body"])) if spec.get("body") else None,
-        returns=returns,
-        returns_many=returns_many,
-        status=int(spec["status"]) if spec.get("status") else None,
-        scopes=tuple(str(s) for s in spec.get("scopes") or ()),
-        description=str(spec.get("description", "")),
-        returns_annotation=returns_annotation,
+        body_type=handler.body if handler else None,
+        returns=handler.returns if handler else None,
+        status=handler.status if handler else None,
+        scopes=tuple(operation.scopes),
+        description=operation.description or "",
     )
-
-
-@dataclass(frozen=True)
-class _EndpointContext:
-    imports: Imports
-    prefixes: Mapping[str, str]
 
 
 _METHOD_ORDER = {"get": 0, "post": 1, "put": 2, "patch": 3, "delete": 4}
 
 
 def build_endpoints(
-    raw: Mapping[str, Any] | None, registries: tuple[RegistryView, ...], imports: Imports
+    endpoints: Endpoints, registries: tuple[RegistryView, ...], imports: Imports
 ) -> tuple[EndpointView, ...]:
-    """The `endpoints:` section, sorted by path then method."""
-    paths = raw or {}
-    ctx = _EndpointContext(imports, _param_types(paths, {r.name: r for r in registries}))
-    views = []
-    for path in sorted(paths):
-        methods = paths[path] or {}
-        for method in sorted(methods, key=lambda m: (_METHOD_ORDER.get(str(m).lower(), 9), str(m))):
-            views.append(_endpoint(str(path), str(method).lower(), methods[method] or {}, ctx))
-    return tuple(views)
+    """The `endpoints:` section, sorted by path then method; request bodies' imports go to `imports`."""
+    prefixes = _param_types(endpoints, {r.name: r for r in registries})
+    views = tuple(
+        _endpoint(path, method, endpoints[path][method], prefixes)
+        for path in sorted(endpoints)
+        for method in sorted(endpoints[path], key=_METHOD_ORDER.__getitem__)
+    )
+    for view in views:
+        if view.body_type is not None:
+            annotation(view.body_type, imports, models_module=".models")
+    return views
 
 
 @dataclass(frozen=True)
@@ -207,10 +208,9 @@ class CallView:
     k8s_name: str
 
 
-def build_calls(raw: Any) -> tuple[CallView, ...]:
+def build_calls(calls: Iterable[str]) -> tuple[CallView, ...]:
     """The `calls:` list, sorted by service."""
-    names = sorted(str(c) for c in (raw or ()))
-    return tuple(CallView(n, snake(n), service_url_env(n), k8s_name(n)) for n in names)
+    return tuple(CallView(n, snake(n), service_url_env(n), k8s_name(n)) for n in sorted(calls))
 
 
 @dataclass(frozen=True)
@@ -224,20 +224,9 @@ class TaskView:
     description: str
 
 
-def build_tasks(raw: Mapping[str, Any] | None) -> tuple[TaskView, ...]:
+def build_tasks(tasks: Mapping[str, TaskSpec]) -> tuple[TaskView, ...]:
     """The `tasks:` section, sorted by name."""
     return tuple(
-        TaskView(
-            str(n),
-            seconds(s["every"]),
-            str(s["handler"]),
-            bool(s.get("leader_only", False)),
-            str(s.get("description", "")),
-        )
-        for n, s in sorted((raw or {}).items())
+        TaskView(n, t.every.total_seconds(), t.handler, t.leader_only, t.description or "")
+        for n, t in sorted(tasks.items())
     )
-
-
-def token_constant(token: str) -> str:
-    """The constant holding a topic token, as written (tokens are UPPER_SNAKE already)."""
-    return upper_snake(token)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from atlas_gen.render.names import pascal, upper_snake
-from atlas_gen.render.spec_types import Imports, annotation, field_spec, is_optional
+from atlas_gen.render.spec_types import Imports, annotation
+from atlas_spec import FieldSpec, MessageSpec, TypeRef
 
 
 @dataclass(frozen=True)
@@ -15,7 +15,6 @@ class FieldView:
     """One field of a model: its declaration line (`name: Type = default`) and documentation."""
 
     name: str
-    spec_type: str
     annotation: str
     code: str
     description: str
@@ -36,35 +35,36 @@ class ModelView:
         return not any(f.required for f in self.fields)
 
 
-def _sized(spec_type: str) -> bool:
+def _sized(ref: TypeRef) -> bool:
     """True when min/max bound a length (strings, lists, dicts) rather than a value."""
-    base = spec_type.strip().rstrip("?")
-    return base == "str" or base.startswith(("list[", "dict["))
+    return ref.kind in ("list", "dict") or (ref.kind == "scalar" and ref.name == "str")
 
 
-def _field_arguments(spec: Mapping[str, Any], optional: bool) -> list[str]:
-    low, high = ("min_length", "max_length") if _sized(str(spec["type"])) else ("ge", "le")
+def _bound(value: float) -> int | float:
+    """A bound as written in a spec: `1`, not the `1.0` the schema stores."""
+    return int(value) if value.is_integer() else value
+
+
+def _field_arguments(spec: FieldSpec) -> list[str]:
+    low, high = ("min_length", "max_length") if _sized(spec.type) else ("ge", "le")
     args = []
-    if "default" in spec:
-        args.append(f"default={spec['default']!r}")
-    elif optional:
-        args.append("default=None")
-    if spec.get("description"):
-        args.append(f"description={str(spec['description'])!r}")
-    if spec.get("min") is not None:
-        args.append(f"{low}={spec['min']!r}")
-    if spec.get("max") is not None:
-        args.append(f"{high}={spec['max']!r}")
+    if spec.has_default:
+        args.append(f"default={spec.default!r}")
+    if spec.description:
+        args.append(f"description={spec.description!r}")
+    if spec.min is not None:
+        args.append(f"{low}={_bound(spec.min)!r}")
+    if spec.max is not None:
+        args.append(f"{high}={_bound(spec.max)!r}")
     return args
 
 
-def build_field(name: str, raw: Any, imports: Imports, *, models_module: str | None = None) -> FieldView:
+def build_field(
+    name: str, spec: FieldSpec, imports: Imports, *, models_module: str | None = None
+) -> FieldView:
     """The view of one declared field."""
-    spec = field_spec(raw)
-    spec_type = str(spec["type"])
-    optional = is_optional(spec_type)
-    ann = annotation(spec_type, imports, models_module=models_module)
-    args = _field_arguments(spec, optional)
+    ann = annotation(spec.type, imports, models_module=models_module)
+    args = _field_arguments(spec)
     if any(not a.startswith("default=") for a in args):
         imports.add("pydantic", "Field")
         code = f"{name}: {ann} = Field({', '.join(args)})"
@@ -72,23 +72,19 @@ def build_field(name: str, raw: Any, imports: Imports, *, models_module: str | N
         code = f"{name}: {ann} = {args[0].removeprefix('default=')}"
     else:
         code = f"{name}: {ann}"
-    required = "default" not in spec and not optional
-    return FieldView(name, spec_type, ann, code, str(spec.get("description", "")), required)
+    return FieldView(name, ann, code, spec.description or "", not spec.has_default)
 
 
 def build_fields(
-    raw: Mapping[str, Any] | None, imports: Imports, *, models_module: str | None = None
+    fields: Mapping[str, FieldSpec], imports: Imports, *, models_module: str | None = None
 ) -> tuple[FieldView, ...]:
     """Views of a field mapping, in declaration order (which is the wire order)."""
-    return tuple(build_field(str(n), r, imports, models_module=models_module) for n, r in (raw or {}).items())
+    return tuple(build_field(n, f, imports, models_module=models_module) for n, f in fields.items())
 
 
-def build_models(raw: Mapping[str, Any] | None, imports: Imports) -> tuple[ModelView, ...]:
+def build_models(models: Mapping[str, Mapping[str, FieldSpec]], imports: Imports) -> tuple[ModelView, ...]:
     """The `models:` section, sorted by name so output never depends on YAML order."""
-    views = []
-    for name, fields in sorted((raw or {}).items()):
-        views.append(ModelView(pascal(str(name)), build_fields(fields, imports)))
-    return tuple(views)
+    return tuple(ModelView(name, build_fields(fields, imports)) for name, fields in sorted(models.items()))
 
 
 @dataclass(frozen=True)
@@ -127,16 +123,15 @@ def adapter_name(message: str) -> str:
     return upper_snake(message)
 
 
-def build_messages(raw: Mapping[str, Any] | None, imports: Imports) -> tuple[MessageView, ...]:
+def build_messages(messages: Mapping[str, MessageSpec], imports: Imports) -> tuple[MessageView, ...]:
     """The `messages:` section, sorted by name; types keep their declared order."""
     views = []
-    for name, body in sorted((raw or {}).items()):
-        cls = pascal(str(name))
+    for name, message in sorted(messages.items()):
         types = []
-        for value, fields in (body.get("types") or {}).items():
-            type_cls = cls + pascal(str(value).lower())
+        for value, fields in message.types.items():
+            type_cls = name + pascal(value.lower())
             body_fields = build_fields(fields, imports, models_module=".models")
-            types.append(MessageTypeView(str(value), type_cls, f"{type_cls}Body", body_fields))
-        envelope = build_fields(body.get("fields"), imports, models_module=".models")
-        views.append(MessageView(cls, f"{cls}Envelope", adapter_name(cls), envelope, tuple(types)))
+            types.append(MessageTypeView(value, type_cls, f"{type_cls}Body", body_fields))
+        envelope = build_fields(message.fields, imports, models_module=".models")
+        views.append(MessageView(name, f"{name}Envelope", adapter_name(name), envelope, tuple(types)))
     return tuple(views)

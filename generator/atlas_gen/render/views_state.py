@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from atlas_gen.render.names import pascal, snake
-from atlas_gen.render.spec_types import Imports, field_spec, is_optional, key_type, seconds
+from atlas_gen.render.spec_types import Imports, key_type, seconds
+from atlas_spec import ColumnSpec, DatabaseSpec, LockSpec, RegistrySpec, TableSpec
 
 
 @dataclass(frozen=True)
@@ -37,44 +37,28 @@ class RegistryView:
     description: str
 
 
-def _index(name: str, raw: Any) -> IndexView:
-    spec = raw if isinstance(raw, Mapping) else {"field": str(raw)}
-    return IndexView(name, str(spec.get("field", name)), bool(spec.get("unique", False)))
+def _registry(name: str, spec: RegistrySpec) -> RegistryView:
+    return RegistryView(
+        name=name,
+        attribute=snake(name),
+        kind=spec.kind,
+        scope=spec.scope,
+        key_annotation=str(spec.key),
+        key_type=key_type(spec.key),
+        value=spec.value,
+        ids_start=spec.ids.start if spec.ids is not None else None,
+        indexes=tuple(IndexView(n, i.field, i.unique) for n, i in sorted(spec.indexes.items())),
+        ttl=seconds(spec.ttl),
+        flush=seconds(spec.flush),
+        description=spec.description or "",
+    )
 
 
-def _ids_start(raw: Any) -> int | None:
-    if raw is None or raw is False:
-        return None
-    if isinstance(raw, Mapping):
-        return int(raw.get("start", 1))
-    return 1
-
-
-def build_registries(raw: Mapping[str, Any] | None, imports: Imports) -> tuple[RegistryView, ...]:
+def build_registries(registries: Mapping[str, RegistrySpec], imports: Imports) -> tuple[RegistryView, ...]:
     """The `state:` section, sorted by registry name."""
-    views = []
-    for name, spec in sorted((raw or {}).items()):
-        key = str(spec.get("key", "str"))
-        value = pascal(str(spec["value"]))
-        imports.add(".models", value)
-        indexes = tuple(_index(str(n), r) for n, r in sorted((spec.get("indexes") or {}).items()))
-        views.append(
-            RegistryView(
-                name=str(name),
-                attribute=snake(str(name)),
-                kind=str(spec.get("kind", "registry")),
-                scope=str(spec.get("scope", "tenant")),
-                key_annotation=key,
-                key_type=key_type(key),
-                value=value,
-                ids_start=_ids_start(spec.get("ids")),
-                indexes=indexes,
-                ttl=seconds(spec["ttl"]) if spec.get("ttl") is not None else None,
-                flush=seconds(spec["flush"]) if spec.get("flush") is not None else None,
-                description=str(spec.get("description", "")),
-            )
-        )
-    return tuple(views)
+    for spec in registries.values():
+        imports.add(".models", spec.value)
+    return tuple(_registry(name, spec) for name, spec in sorted(registries.items()))
 
 
 @dataclass(frozen=True)
@@ -87,11 +71,10 @@ class LockView:
     wait: float
 
 
-def build_locks(raw: Mapping[str, Any] | None) -> tuple[LockView, ...]:
+def build_locks(locks: Mapping[str, LockSpec]) -> tuple[LockView, ...]:
     """The `locks:` section, sorted by name."""
     return tuple(
-        LockView(str(n), snake(str(n)), seconds(s.get("ttl", "10s")), seconds(s.get("wait", "5s")))
-        for n, s in sorted((raw or {}).items())
+        LockView(n, snake(n), s.ttl.total_seconds(), s.wait.total_seconds()) for n, s in sorted(locks.items())
     )
 
 
@@ -107,7 +90,7 @@ _SQL_TYPES = {
     "uuid": ("Uuid()", "UUID"),
     "datetime": ("DateTime(timezone=True)", "datetime"),
 }
-_PY_IMPORTS = {"UUID": ("uuid", "UUID"), "datetime": ("datetime", "datetime")}
+_PY_IMPORTS = {"UUID": ("uuid", "UUID"), "datetime": ("datetime", "datetime"), "Any": ("typing", "Any")}
 
 
 @dataclass(frozen=True)
@@ -148,48 +131,41 @@ class TableView:
         return args
 
 
-def _column(name: str, raw: Any, imports: Imports, *, tenant_scoped: bool) -> ColumnView:
-    spec = field_spec(raw)
-    base = str(spec["type"]).rstrip("?")
-    sql_type, py_type = _SQL_TYPES.get(base, ("JSON()", "Any"))
+def _column(name: str, spec: ColumnSpec, imports: Imports, *, tenant_scoped: bool) -> ColumnView:
+    scalar = spec.type.name if spec.type.kind == "scalar" else ""
+    sql_type, py_type = _SQL_TYPES.get(scalar, ("JSON()", "Any"))
     imports.add("sqlalchemy", sql_type.split("(")[0])
-    module, name_ = _PY_IMPORTS.get(py_type, ("typing", "Any") if py_type == "Any" else ("", ""))
-    if module:
-        imports.add(module, name_)
-    nullable = is_optional(str(spec["type"])) or bool(spec.get("nullable", False))
+    if py_type in _PY_IMPORTS:
+        imports.add(*_PY_IMPORTS[py_type])
+    nullable = spec.type.optional or spec.nullable
     args = [sql_type]
-    if spec.get("primary_key") and not tenant_scoped:
+    if spec.primary_key and not tenant_scoped:
         args.append("primary_key=True")
     args.append(f"nullable={nullable}")
-    if spec.get("unique"):
+    if spec.unique:
         args.append("unique=True")
-    if spec.get("default") is not None:
-        args.append(f"default={spec['default']!r}")
+    if spec.default is not None:
+        args.append(f"default={spec.default!r}")
     annotation = f"{py_type} | None" if nullable else py_type
     return ColumnView(name, f"{name}: Mapped[{annotation}] = mapped_column({', '.join(args)})")
 
 
-def build_tables(raw: Mapping[str, Any] | None, imports: Imports) -> tuple[TableView, ...]:
+def _table(name: str, spec: TableSpec, imports: Imports) -> TableView:
+    columns = tuple(
+        _column(c, column, imports, tenant_scoped=spec.tenant_scoped) for c, column in spec.columns.items()
+    )
+    primary_key = tuple(c for c, column in spec.columns.items() if column.primary_key)
+    indexes, unique = tuple(map(tuple, spec.indexes)), tuple(map(tuple, spec.unique))
+    if spec.tenant_scoped and primary_key:
+        imports.add("sqlalchemy", "PrimaryKeyConstraint")
+    if indexes:
+        imports.add("sqlalchemy", "Index")
+    if unique:
+        imports.add("sqlalchemy", "UniqueConstraint")
+    return TableView(name, pascal(name), columns, indexes, unique, spec.tenant_scoped, primary_key)
+
+
+def build_tables(database: DatabaseSpec | None, imports: Imports) -> tuple[TableView, ...]:
     """The `database.tables:` section, sorted by table name."""
-    views = []
-    for name, spec in sorted(((raw or {}).get("tables") or {}).items()):
-        tenant_scoped = bool(spec.get("tenant_scoped", True))
-        raw_columns = spec.get("columns") or {}
-        columns = tuple(
-            _column(str(c), r, imports, tenant_scoped=tenant_scoped) for c, r in raw_columns.items()
-        )
-        primary_key = tuple(
-            str(c) for c, r in raw_columns.items() if isinstance(r, Mapping) and r.get("primary_key")
-        )
-        if tenant_scoped and primary_key:
-            imports.add("sqlalchemy", "PrimaryKeyConstraint")
-        indexes = tuple(tuple(str(c) for c in group) for group in spec.get("indexes") or ())
-        unique = tuple(tuple(str(c) for c in group) for group in spec.get("unique") or ())
-        if indexes:
-            imports.add("sqlalchemy", "Index")
-        if unique:
-            imports.add("sqlalchemy", "UniqueConstraint")
-        views.append(
-            TableView(str(name), pascal(str(name)), columns, indexes, unique, tenant_scoped, primary_key)
-        )
-    return tuple(views)
+    tables = database.tables if database is not None else {}
+    return tuple(_table(name, spec, imports) for name, spec in sorted(tables.items()))
