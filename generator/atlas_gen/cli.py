@@ -21,7 +21,13 @@ EXIT_OK = 0
 EXIT_SPEC_ERRORS = 1
 EXIT_USAGE = 2
 
-VERB_MODULES = ("atlas_gen.cli_validate", "atlas_gen.cli_render", "atlas_gen.cli_new", "atlas_gen.cli_graph")
+VERB_MODULES = (
+    "atlas_gen.cli_validate",
+    "atlas_gen.cli_render",
+    "atlas_gen.cli_new",
+    "atlas_gen.cli_graph",
+    "atlas_gen.cli_breaking",
+)
 
 app = typer.Typer(
     name="atlas-gen",
