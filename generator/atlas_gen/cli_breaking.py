@@ -12,11 +12,11 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .cli_validate import OutputFormat, SpecsOption, resolve_specs_dir
+from .cli_validate import OutputFormat, SpecsOption, fail_usage, resolve_specs_dir
 
 if TYPE_CHECKING:
     from .diagnostics import Diagnostic
@@ -50,7 +50,7 @@ def breaking(
     from .diagnostics import diagnostics_document, has_errors
 
     if (against is None) == (old is None):
-        _fail("give exactly one of `--against REV` or `--old DIR`")
+        fail_usage("give exactly one of `--against REV` or `--old DIR`")
     folder = resolve_specs_dir(specs)
     new_ecosystem = _load("new", folder)
     if against is not None:
@@ -81,9 +81,9 @@ def _load(version: str, folder: Path, shown_as: dict[str, str] | None = None, wh
     try:
         paths = find_spec_files(folder)
     except (FileNotFoundError, NotADirectoryError) as error:
-        _fail(f"the {version} specs: {error}")
+        fail_usage(f"the {version} specs: {error}")
     if not paths:
-        _fail(f"no spec files (*.yaml, *.yml) in the {version} specs ({where})")
+        fail_usage(f"no spec files (*.yaml, *.yml) in the {version} specs ({where})")
     ecosystem, diagnostics = load_ecosystem(folder)
     if shown_as:
         ecosystem, diagnostics = _renamed(ecosystem, diagnostics, shown_as)
@@ -116,7 +116,7 @@ def _renamed(
 def _load_revision(folder: Path, revision: str) -> Ecosystem:
     """The specs of `folder` as they were in a git revision, shown as `REV:path/in/repo.yaml`."""
     if revision.startswith("-"):
-        _fail(f"`{revision}` is not a git revision")
+        fail_usage(f"`{revision}` is not a git revision")
     with tempfile.TemporaryDirectory(prefix="atlas-gen-breaking-") as scratch:
         names: dict[str, str] = {}
         for path, text in _revision_specs(folder, revision).items():
@@ -142,10 +142,10 @@ def _git(folder: Path, *args: str) -> bytes:
     try:
         result = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, check=False)
     except OSError as error:
-        _fail(f"cannot run git: {error}")
+        fail_usage(f"cannot run git: {error}")
     if result.returncode != 0:
         reason = result.stderr.decode("utf-8", "replace").strip().splitlines()
-        _fail(f"git {args[0]} failed: {reason[0] if reason else f'exit code {result.returncode}'}")
+        fail_usage(f"git {args[0]} failed: {reason[0] if reason else f'exit code {result.returncode}'}")
     return result.stdout
 
 
@@ -155,37 +155,14 @@ def _json(document: object) -> str:
     return json.dumps(document, indent=2) + "\n"
 
 
-_STYLES = {"error": "bold red", "warning": "bold yellow", "note": "bold cyan"}
-
-
 def _print_text(findings: list[Diagnostic]) -> None:
-    from rich.console import Console
-    from rich.text import Text
-
+    from .cli_validate import plural, print_diagnostics
     from .diagnostics import count
 
-    console = Console(soft_wrap=True, highlight=False)
-    for finding in findings:
-        line = Text()
-        line.append(f"{finding.file}:{finding.line}:{finding.column}:", style="bold")
-        line.append(" ")
-        line.append(f"{finding.severity}[{finding.code}]", style=_STYLES[finding.severity])
-        line.append(f": {finding.message}")
-        if finding.expected:
-            line.append(f" (expected {finding.expected})", style="dim")
-        console.print(line)
     errors, warnings = count(findings, "error"), count(findings, "warning")
-    warned = f"{warnings} {_plural(warnings, 'warning')}"
+    warned = f"{warnings} {plural(warnings, 'warning')}"
     if errors:
-        console.print(Text(f"{errors} breaking {_plural(errors, 'change')}, {warned}", style="bold red"))
+        summary = f"{errors} breaking {plural(errors, 'change')}, {warned}"
     else:
-        console.print(Text(f"no breaking changes, {warned}", style="bold green"))
-
-
-def _plural(number: int, word: str) -> str:
-    return word if number == 1 else word + "s"
-
-
-def _fail(message: str) -> NoReturn:
-    sys.stderr.write(f"atlas-gen: {message}\n")
-    raise typer.Exit(EXIT_USAGE)
+        summary = f"no breaking changes, {warned}"
+    print_diagnostics(findings, summary, failed=bool(errors))

@@ -44,7 +44,7 @@ def resolve_specs_dir(specs: Path | None) -> Path:
     try:
         return load_project_config().specs
     except ProjectConfigError as error:
-        _fail(str(error))
+        fail_usage(str(error))
 
 
 def validate(
@@ -64,9 +64,9 @@ def validate(
     try:
         paths = find_spec_files(folder)
     except (FileNotFoundError, NotADirectoryError) as error:
-        _fail(str(error))
+        fail_usage(str(error))
     if not paths:
-        _fail(f"no spec files (*.yaml, *.yml) in `{folder}`")
+        fail_usage(f"no spec files (*.yaml, *.yml) in `{folder}`")
     _, diagnostics = load_ecosystem(folder)
     if output_format is OutputFormat.json:
         sys.stdout.write(json.dumps(diagnostics_document(diagnostics), indent=2) + "\n")
@@ -93,11 +93,10 @@ def schema(
 _STYLES = {"error": "bold red", "warning": "bold yellow", "note": "bold cyan"}
 
 
-def _print_text(diagnostics: list[Diagnostic], files: int) -> None:
+def print_diagnostics(diagnostics: list[Diagnostic], summary: str, *, failed: bool) -> None:
+    """One styled `file:line:col: severity[code]: message` line each, then `summary`."""
     from rich.console import Console
     from rich.text import Text
-
-    from .diagnostics import count
 
     console = Console(soft_wrap=True, highlight=False)
     for diagnostic in diagnostics:
@@ -109,21 +108,28 @@ def _print_text(diagnostics: list[Diagnostic], files: int) -> None:
         if diagnostic.expected:
             line.append(f" (expected {diagnostic.expected})", style="dim")
         console.print(line)
+    console.print(Text(summary, style="bold red" if failed else "bold green"))
+
+
+def _print_text(diagnostics: list[Diagnostic], files: int) -> None:
+    from .diagnostics import count
+
     errors, warnings = count(diagnostics, "error"), count(diagnostics, "warning")
     noun = "spec file" if files == 1 else "spec files"
+    warned = f"{warnings} {plural(warnings, 'warning')}"
     if errors:
-        counts = f"{errors} {_plural(errors, 'error')}, {warnings} {_plural(warnings, 'warning')}"
-        summary = Text(f"{counts} in {files} {noun}")
-        summary.stylize("bold red")
+        summary = f"{errors} {plural(errors, 'error')}, {warned} in {files} {noun}"
     else:
-        summary = Text(f"{files} {noun} valid, {warnings} {_plural(warnings, 'warning')}", style="bold green")
-    console.print(summary)
+        summary = f"{files} {noun} valid, {warned}"
+    print_diagnostics(diagnostics, summary, failed=bool(errors))
 
 
-def _plural(number: int, word: str) -> str:
+def plural(number: int, word: str) -> str:
+    """`word`, with an `s` unless `number` is 1."""
     return word if number == 1 else word + "s"
 
 
-def _fail(message: str) -> NoReturn:
+def fail_usage(message: str) -> NoReturn:
+    """Print `atlas-gen: message` to stderr and exit with the usage-error code 2."""
     sys.stderr.write(f"atlas-gen: {message}\n")
     raise typer.Exit(EXIT_USAGE)
