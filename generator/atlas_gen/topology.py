@@ -55,18 +55,28 @@ def _node_id(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name)
 
 
+# One line per edge kind; {s} and {t} are the source and target, {label} the message.
+_MERMAID_EDGES = {
+    "produces": '  svc_{s} -- "{label}" --> topic_{t}',
+    "consumes": '  topic_{s} -- "{label}" --> svc_{t}',
+    "calls": "  svc_{s} -. REST .-> svc_{t}",
+}
+_DOT_EDGES = {
+    "produces": '  "svc:{s}" -> "topic:{t}" [label="{label}"];',
+    "consumes": '  "topic:{s}" -> "svc:{t}" [label="{label}"];',
+    "calls": '  "svc:{s}" -> "svc:{t}" [style=dashed, label="REST"];',
+}
+
+
 def mermaid(graph: Topology) -> str:
     """A Mermaid flowchart: services as boxes, topics as stadiums, calls dashed."""
     lines = ["flowchart LR"]
     lines += [f'  svc_{_node_id(s)}["{s}"]' for s in graph.services]
     lines += [f'  topic_{_node_id(t)}(["{t}"])' for t in graph.topics]
-    for edge in graph.edges:
-        if edge.kind == "calls":
-            lines.append(f"  svc_{_node_id(edge.source)} -. REST .-> svc_{_node_id(edge.target)}")
-        elif edge.kind == "produces":
-            lines.append(f'  svc_{_node_id(edge.source)} -- "{edge.label}" --> topic_{_node_id(edge.target)}')
-        else:
-            lines.append(f'  topic_{_node_id(edge.source)} -- "{edge.label}" --> svc_{_node_id(edge.target)}')
+    lines += [
+        _MERMAID_EDGES[e.kind].format(s=_node_id(e.source), t=_node_id(e.target), label=e.label)
+        for e in graph.edges
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -75,11 +85,5 @@ def dot(graph: Topology) -> str:
     lines = ["digraph atlas {", "  rankdir=LR;"]
     lines += [f'  "svc:{s}" [label="{s}", shape=box];' for s in graph.services]
     lines += [f'  "topic:{t}" [label="{t}", shape=ellipse];' for t in graph.topics]
-    for edge in graph.edges:
-        if edge.kind == "calls":
-            lines.append(f'  "svc:{edge.source}" -> "svc:{edge.target}" [style=dashed, label="REST"];')
-        elif edge.kind == "produces":
-            lines.append(f'  "svc:{edge.source}" -> "topic:{edge.target}" [label="{edge.label}"];')
-        else:
-            lines.append(f'  "topic:{edge.source}" -> "svc:{edge.target}" [label="{edge.label}"];')
+    lines += [_DOT_EDGES[e.kind].format(s=e.source, t=e.target, label=e.label) for e in graph.edges]
     return "\n".join([*lines, "}"]) + "\n"
