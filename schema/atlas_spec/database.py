@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, NonNegativeInt, PositiveInt
+from pydantic import BeforeValidator, Field, PositiveInt
 
 from ._base import SpecModel
 from .durations import Duration
@@ -16,7 +16,7 @@ class PoolSpec(SpecModel):
     """Connection pool defaults of this service (the `DB_*` env vars override them)."""
 
     max_open: PositiveInt | None = None
-    max_idle: NonNegativeInt | None = None
+    max_idle: PositiveInt | None = None
     max_lifetime: Duration | None = None
     max_idle_time: Duration | None = None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, NonNegativeInt, PositiveInt
+from pydantic import BeforeValidator, Field, PositiveInt
 
 from ._base import SpecModel
 from .durations import Duration
@@ -17,7 +17,7 @@ RegistryKind = Literal["registry", "ttl", "coalesced"]
 class IdsSpec(SpecModel):
     """Per-tenant auto-increment ids (`next_id()`), starting at `start`."""
 
-    start: NonNegativeInt = 1
+    start: PositiveInt = 1
 
 
 class IndexSpec(SpecModel):

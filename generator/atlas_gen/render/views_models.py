@@ -35,6 +35,26 @@ class ModelView:
         return not any(f.required for f in self.fields)
 
 
+# pydantic v1 methods that BaseModel still carries (deprecated): a field may take their name on
+# the wire, and pydantic allows it, but type checkers see a method overridden by a field.
+_BASE_MODEL_METHODS = frozenset(
+    {
+        "construct",
+        "copy",
+        "dict",
+        "from_orm",
+        "json",
+        "parse_file",
+        "parse_obj",
+        "parse_raw",
+        "schema",
+        "schema_json",
+        "update_forward_refs",
+        "validate",
+    }
+)
+
+
 def _sized(ref: TypeRef) -> bool:
     """True when min/max bound a length (strings, lists, dicts) rather than a value."""
     return ref.kind in ("list", "dict") or (ref.kind == "scalar" and ref.name == "str")
@@ -60,18 +80,29 @@ def _field_arguments(spec: FieldSpec) -> list[str]:
 
 
 def build_field(
-    name: str, spec: FieldSpec, imports: Imports, *, models_module: str | None = None
+    name: str,
+    spec: FieldSpec,
+    imports: Imports,
+    *,
+    models_module: str | None = None,
+    shadowed: frozenset[str] = frozenset(),
 ) -> FieldView:
-    """The view of one declared field."""
-    ann = annotation(spec.type, imports, models_module=models_module)
+    """The view of one declared field; `shadowed` are the field names of its class."""
+    ann = annotation(spec.type, imports, models_module=models_module, shadowed=shadowed)
     args = _field_arguments(spec)
     if any(not a.startswith("default=") for a in args):
-        imports.add("pydantic", "Field")
-        code = f"{name}: {ann} = Field({', '.join(args)})"
+        if "Field" in shadowed:
+            field_call = imports.qualified("pydantic", "Field")
+        else:
+            imports.add("pydantic", "Field")
+            field_call = "Field"
+        code = f"{name}: {ann} = {field_call}({', '.join(args)})"
     elif args:
         code = f"{name}: {ann} = {args[0].removeprefix('default=')}"
     else:
         code = f"{name}: {ann}"
+    if name in _BASE_MODEL_METHODS:
+        code += "  # type: ignore[assignment]"
     return FieldView(name, ann, code, spec.description or "", not spec.has_default)
 
 
@@ -79,7 +110,10 @@ def build_fields(
     fields: Mapping[str, FieldSpec], imports: Imports, *, models_module: str | None = None
 ) -> tuple[FieldView, ...]:
     """Views of a field mapping, in declaration order (which is the wire order)."""
-    return tuple(build_field(n, f, imports, models_module=models_module) for n, f in fields.items())
+    shadowed = frozenset(fields)
+    return tuple(
+        build_field(n, f, imports, models_module=models_module, shadowed=shadowed) for n, f in fields.items()
+    )
 
 
 def build_models(models: Mapping[str, Mapping[str, FieldSpec]], imports: Imports) -> tuple[ModelView, ...]:

@@ -131,12 +131,22 @@ class TableView:
         return args
 
 
-def _column(name: str, spec: ColumnSpec, imports: Imports, *, tenant_scoped: bool) -> ColumnView:
+def _python_type(py_type: str, imports: Imports, shadowed: frozenset[str]) -> str:
+    module = _PY_IMPORTS[py_type][0] if py_type in _PY_IMPORTS else None
+    if py_type in shadowed:  # a column named like its type (`str: str`) hides it in the class body
+        return imports.qualified(module, py_type)
+    if module:
+        imports.add(module, py_type)
+    return py_type
+
+
+def _column(
+    name: str, spec: ColumnSpec, imports: Imports, *, tenant_scoped: bool, shadowed: frozenset[str]
+) -> ColumnView:
     scalar = spec.type.name if spec.type.kind == "scalar" else ""
     sql_type, py_type = _SQL_TYPES.get(scalar, ("JSON()", "Any"))
     imports.add("sqlalchemy", sql_type.split("(")[0])
-    if py_type in _PY_IMPORTS:
-        imports.add(*_PY_IMPORTS[py_type])
+    py_type = _python_type(py_type, imports, shadowed)
     nullable = spec.type.optional or spec.nullable
     args = [sql_type]
     if spec.primary_key and not tenant_scoped:
@@ -151,8 +161,10 @@ def _column(name: str, spec: ColumnSpec, imports: Imports, *, tenant_scoped: boo
 
 
 def _table(name: str, spec: TableSpec, imports: Imports) -> TableView:
+    shadowed = frozenset(spec.columns)
     columns = tuple(
-        _column(c, column, imports, tenant_scoped=spec.tenant_scoped) for c, column in spec.columns.items()
+        _column(c, column, imports, tenant_scoped=spec.tenant_scoped, shadowed=shadowed)
+        for c, column in spec.columns.items()
     )
     primary_key = tuple(c for c, column in spec.columns.items() if column.primary_key)
     indexes, unique = tuple(map(tuple, spec.indexes)), tuple(map(tuple, spec.unique))

@@ -1,4 +1,4 @@
-"""Rules about types: every model named in a type exists; bounds fit numbers."""
+"""Rules about types: every model named in a type exists; bounds fit numbers; no field hides a model."""
 
 from __future__ import annotations
 
@@ -62,4 +62,15 @@ def endpoint_types_exist(ecosystem: Ecosystem) -> Iterator[Diagnostic]:
                         yield from _unknown_models(spec_file, declared, (*loc, key))
 
 
-RULES = (field_types_exist, endpoint_types_exist)
+def fields_not_named_like_models(ecosystem: Ecosystem) -> Iterator[Diagnostic]:
+    """No field of a model or message is named like a model: the class would hide that model."""
+    for spec_file in ecosystem.files:
+        models = spec_file.spec.models
+        for _, loc in _typed_fields(spec_file):
+            name = loc[-1]
+            if name in models:
+                message = f"field `{name}` is named like the model `{name}`, which generated classes need"
+                yield spec_file.diagnostic(loc, "E028", message, key=True, expected="another field name")
+
+
+RULES = (field_types_exist, endpoint_types_exist, fields_not_named_like_models)

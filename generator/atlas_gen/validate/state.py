@@ -49,6 +49,13 @@ def keys_are_scalars(ecosystem: Ecosystem) -> Iterator[Diagnostic]:
                 "E032",
                 f"`ids` needs an integer key, and `{name}` is keyed by `{key}`",
             )
+        elif registry.ids is not None and key.scalar and registry.ids.start > (key.scalar.maximum or 0):
+            yield spec_file.diagnostic(
+                ("state", name, "ids", "start"),
+                "E032",
+                f"ids of `{name}` start at {registry.ids.start}, past the largest `{key}` key",
+                expected=f"a start of at most {key.scalar.maximum}",
+            )
 
 
 def kind_options_match(ecosystem: Ecosystem) -> Iterator[Diagnostic]:
