@@ -1,7 +1,8 @@
 """A consumer process of the crash test: counts messages per key through the exactly-once path.
 
 Run as a script with CRASH_TOPIC, CRASH_GROUP, CRASH_PREFIX, BOOTSTRAP_SERVERS and
-REDIS_URL set; it consumes until killed. The per-key counter is bumped only through the
+REDIS_URL set (and CRASH_HANDLER_DELAY, seconds per message, to pace the work so kills land
+mid-run); it consumes until killed. The per-key counter is bumped only through the
 Redis inbox's commit (one MULTI/EXEC with the processed-message marker). Every delivery
 that reaches the inbox also bumps `<prefix>:deliveries` at once (outside the
 transaction), so the test can count redeliveries.
@@ -57,7 +58,10 @@ async def main() -> None:
     redis = Redis.from_url(os.environ["REDIS_URL"])
     messaging.inbox = CountingInbox(messaging.inbox, redis, f"{prefix}:deliveries")
 
+    delay = float(os.environ.get("CRASH_HANDLER_DELAY", "0"))
+
     async def count(ctx: MessageContext, message: Count) -> None:
+        await asyncio.sleep(delay)
         ctx.unit.incr(f"{prefix}:count:{message.key}")
 
     consumer = messaging.consumer(commit_interval=0.5)

@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,9 @@ MESSAGES = 20_000
 KEYS = 200
 PARTITIONS = 4
 KILLS = 6
+# Per-message handler time: 4 partitions x 5,000 messages x 3 ms keep the group busy for
+# long enough that every kill lands while work is unfinished.
+HANDLER_DELAY = 0.003
 TENANT = Tenant(uuid.UUID("083839c6-c47c-42a6-9585-76492795d123"), "GMS", 83, 1)
 
 
@@ -75,6 +79,33 @@ class _Workers:
                 proc.wait(10)
 
 
+def _kill_while_working(workers: _Workers, committed: Callable[[], int]) -> int:
+    """SIGKILL a random consumer (and start a new one) KILLS times, each after progress was made.
+
+    A kill only counts when it hits a group that has committed more since the last kill and
+    has not finished, so none of them lands on idle consumers. Returns the number of kills.
+    """
+    live = [workers.spawn(), workers.spawn()]
+    rng = random.Random()
+    kills, last = 0, -1
+    deadline = time.monotonic() + 180
+    while kills < KILLS and time.monotonic() < deadline:
+        done = committed()
+        if done >= MESSAGES:
+            break
+        if done <= last:  # the group is still (re)joining: wait for progress
+            time.sleep(0.3)
+            continue
+        time.sleep(rng.uniform(0.2, 1.5))
+        victim = live.pop(rng.randrange(len(live)))
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(10)
+        kills += 1
+        last = committed()
+        live.append(workers.spawn())
+    return kills
+
+
 @pytest.mark.slow
 def test_sigkilled_consumers_apply_every_message_exactly_once(kafka_bootstrap: str, redis_url: str) -> None:
     """Each of 20,000 messages is applied once while 2 consumers are SIGKILLed and restarted."""
@@ -91,24 +122,15 @@ def test_sigkilled_consumers_apply_every_message_exactly_once(kafka_bootstrap: s
         "CRASH_PREFIX": prefix,
         "BOOTSTRAP_SERVERS": kafka_bootstrap,
         "REDIS_URL": redis_url,
+        "CRASH_HANDLER_DELAY": str(HANDLER_DELAY),
     }
     client = redis.Redis.from_url(redis_url)
     workers = _Workers(env)
     started = time.monotonic()
     try:
-        live = [workers.spawn(), workers.spawn()]
-        kills = 0
-        rng = random.Random()
-        while time.monotonic() - started < 120:
-            if _committed_total(kafka_bootstrap, group, topic) >= MESSAGES and kills >= KILLS:
-                break
-            time.sleep(rng.uniform(2.0, 5.0))
-            if kills < KILLS:
-                victim = live.pop(rng.randrange(len(live)))
-                victim.send_signal(signal.SIGKILL)
-                victim.wait(10)
-                kills += 1
-                live.append(workers.spawn())
+        kills = _kill_while_working(workers, lambda: _committed_total(kafka_bootstrap, group, topic))
+        while _committed_total(kafka_bootstrap, group, topic) < MESSAGES and time.monotonic() - started < 240:
+            time.sleep(0.5)
         elapsed = time.monotonic() - started
         counts = {f"key-{k}": int(client.get(f"{prefix}:count:key-{k}") or 0) for k in range(KEYS)}
         deliveries = int(client.get(f"{prefix}:deliveries") or 0)
@@ -118,6 +140,7 @@ def test_sigkilled_consumers_apply_every_message_exactly_once(kafka_bootstrap: s
             f"{deliveries - MESSAGES} redeliveries, {elapsed:.1f}s"
         )
         assert kills >= 5
+        assert deliveries > MESSAGES, "no kill interrupted unfinished work"
         assert _committed_total(kafka_bootstrap, group, topic) == MESSAGES
         lost = sum(max(0, expected[k] - counts.get(k, 0)) for k in expected)
         doubled = sum(max(0, counts.get(k, 0) - expected[k]) for k in expected)
