@@ -79,3 +79,45 @@ def test_run_serves_a_scaffolded_service_and_stops_on_sigterm(tmp_path: Path) ->
     assert process.returncode in (0, -signal.SIGTERM), stderr
     assert "Traceback" not in stderr
     assert "REDIS_URL is not set" in stderr
+
+
+def test_up_serves_the_example_ecosystem_without_auth_and_says_so(tmp_path: Path) -> None:
+    """`atlas-gen up` in a copy of this workspace serves every example service on one port, auth off."""
+    for item in ("specs", "logic"):
+        shutil.copytree(ROOT / item, tmp_path / item, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "BOOTSTRAP_", "DB_", "AUTH_"))}
+    env["REST_SHUTDOWN_GRACE"] = "0"
+    process = subprocess.Popen(
+        [sys.executable, *CLI, "up", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}/api/health", process)
+        headers = {
+            "TENANT_ID": str(uuid.uuid4()),
+            "REGION": "GMS",
+            "MAJOR_VERSION": "83",
+            "MINOR_VERSION": "1",
+        }
+        base = f"http://127.0.0.1:{port}/api"
+        body = {"data": {"type": "parties", "attributes": {"leader_id": 5}}}
+        created = httpx.post(f"{base}/parties", json=body, headers=headers, timeout=5)
+        assert created.status_code == 202, created.text
+        deadline = time.monotonic() + 10
+        while not (parties := httpx.get(f"{base}/parties", headers=headers, timeout=5).json()["data"]):
+            assert time.monotonic() < deadline, "the created party never appeared"
+            time.sleep(0.1)
+        assert parties[0]["attributes"]["leader_id"] == 5
+        assert httpx.get(f"{base}/parties", timeout=5).status_code == 400  # tenant headers still required
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode in (0, -signal.SIGTERM), stderr
+    assert "Traceback" not in stderr
+    assert "AUTH_MODE=off" in stderr
+    assert (tmp_path / "generated" / "atlas_drops" / "service.py").is_file()

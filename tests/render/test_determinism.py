@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,6 +35,23 @@ def test_rendering_twice_gives_identical_bytes(fixtures_dir: Path, load_specs: L
     """Two renders of the same specs produce exactly the same tree."""
     specs = load_specs(fixtures_dir / "kitchen_sink" / "specs")
     assert render_tree(specs) == render_tree(specs)
+
+
+def test_processes_with_different_hash_seeds_render_the_same_bytes(
+    fixtures_dir: Path, tmp_path: Path, read_tree: Callable[[Path], dict[str, str]]
+) -> None:
+    """`atlas-gen render` in fresh processes with other string hash seeds writes identical trees."""
+    specs = fixtures_dir / "kitchen_sink" / "specs"
+    trees = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"out-{seed}"
+        env = {**os.environ, "PYTHONHASHSEED": seed, "ATLAS_GEN_CACHE_DIR": str(tmp_path / f"cache-{seed}")}
+        command = [sys.executable, "-m", "atlas_gen", "render", "--specs", str(specs), "--out", str(out)]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        trees.append(read_tree(out))
+    assert trees[0] == trees[1]
+    assert len(trees[0]) > 10
 
 
 def test_input_order_does_not_change_output(fixtures_dir: Path, load_specs: LoadSpecs) -> None:

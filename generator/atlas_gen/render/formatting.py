@@ -19,14 +19,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Mapping
 from functools import cache
 from importlib import metadata
 from pathlib import Path
+
+from ruff.__main__ import find_ruff_bin
 
 LINE_LENGTH = 110
 TARGET_VERSION = "py311"
@@ -38,10 +38,9 @@ class FormattingError(RuntimeError):
 
 
 def _ruff_command() -> list[str]:
-    found = shutil.which("ruff")
-    if found:
-        return [found]
-    return [sys.executable, "-m", "ruff"]
+    # The ruff installed with atlas-gen (pinned), never another one earlier on PATH: its
+    # version decides the bytes of generated files.
+    return [find_ruff_bin()]
 
 
 def _pinned_options() -> list[str]:
