@@ -36,9 +36,22 @@ async def whoami(ctx: object, request: Request) -> dict[str, Any]:
     return {"id": principal.subject, "scopes": sorted(principal.scopes)}
 
 
+async def tenant_of(ctx: object, request: Request) -> dict[str, Any]:
+    """The tenant the request was bound to, and whether a caller was authenticated."""
+    tenant = request.tenant
+    assert tenant is not None
+    return {
+        "id": str(tenant.id),
+        "region": tenant.region,
+        "version": f"{tenant.major_version}.{tenant.minor_version}",
+        "authenticated": current_principal() is not None,
+    }
+
+
 ENDPOINTS = [
     Endpoint("GET", "/whoami", whoami, "principals"),
     Endpoint("GET", "/admin", whoami, "principals", scopes=("admin",)),
+    Endpoint("GET", "/tenant", tenant_of, "tenants"),
 ]
 
 

@@ -17,7 +17,7 @@ from atlas_runtime.rest import create_app, needs_scopes
 from atlas_runtime.rest.testing import running_server
 from atlas_runtime.tenant import current_tenant
 
-from .conftest import AUDIENCE, ISSUER, TENANT_ID, bearer, forged, serving
+from .conftest import AUDIENCE, ISSUER, TENANT_ID, bearer, forged, serving, tenant_headers
 
 
 def settings_for(keys: KeyPair, **overrides: Any) -> AuthSettings:
@@ -120,18 +120,27 @@ async def test_endpoint_scopes_read_scope_and_scp() -> None:
 
 
 async def test_auth_off_serves_without_tokens() -> None:
-    """With AUTH_MODE=off requests need tenant headers but no token."""
+    """With AUTH_MODE=off a route answers 200 without a token, bound to the tenant of the headers."""
     async with serving(AuthSettings(mode="off")) as client:
-        response = await client.get(
-            "/api/members",
-            headers={
-                "TENANT_ID": str(TENANT_ID),
-                "REGION": "GMS",
-                "MAJOR_VERSION": "1",
-                "MINOR_VERSION": "0",
-            },
-        )
-    assert response.status_code == 404  # no token asked for; the route simply does not exist
+        response = await client.get("/api/tenant", headers=tenant_headers())
+    assert response.status_code == 200, response.text
+    assert response.json()["data"] == {
+        "type": "tenants",
+        "id": str(TENANT_ID),
+        "attributes": {"region": "GMS", "version": "83.1", "authenticated": False},
+    }
+
+
+@pytest.mark.parametrize("header", [None, "TENANT_ID", "REGION", "MAJOR_VERSION", "MINOR_VERSION"])
+async def test_auth_off_still_requires_tenant_headers(header: str | None) -> None:
+    """With AUTH_MODE=off a request without its tenant headers (all, or any one) is 400 naming the header."""
+    headers = {} if header is None else {k: v for k, v in tenant_headers().items() if k != header}
+    async with serving(AuthSettings(mode="off")) as client:
+        response = await client.get("/api/tenant", headers=headers)
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error["status"] == "400"
+    assert error["source"]["header"] == (header or "TENANT_ID")
 
 
 async def test_verifier_remembers_tokens_only_until_they_expire() -> None:

@@ -55,8 +55,20 @@ async def jwks_server(*keys: KeyPair) -> AsyncIterator[JwksServer]:
         yield state
 
 
-def token(keys: KeyPair) -> str:
-    return keys.sign(token_claims(issuer=ISSUER, audience=AUDIENCE, tenant_id=TENANT_ID))
+def token(keys: KeyPair, subject: str = "user-1") -> str:
+    return keys.sign(token_claims(issuer=ISSUER, audience=AUDIENCE, tenant_id=TENANT_ID, subject=subject))
+
+
+@asynccontextmanager
+async def service_client(auth: AuthSettings) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a running service app that verifies tokens with `auth`."""
+    app = create_app("jwks", endpoints=ENDPOINTS, auth=auth)
+    async with running_server(app) as server, httpx.AsyncClient(base_url=server.url) as client:
+        yield client
+
+
+async def status_of(client: httpx.AsyncClient, token: str) -> int:
+    return (await client.get("/api/whoami", headers=bearer(token))).status_code
 
 
 async def test_rotated_key_is_picked_up_without_restart() -> None:
@@ -70,6 +82,55 @@ async def test_rotated_key_is_picked_up_without_restart() -> None:
             assert (await client.get("/api/whoami", headers=bearer(token(second)))).status_code == 401
             idp.keys = [second]
             assert (await client.get("/api/whoami", headers=bearer(token(second)))).status_code == 200
+
+
+async def test_default_cooldown_holds_back_a_key_published_just_after_a_fetch() -> None:
+    """With the default settings (30 s cooldown, 300 s cache) an unknown `kid` seen within 30 s of the
+    last fetch is refused (401) without fetching again: the documented throttle on refetches."""
+    first, second = KeyPair.generate("ES256", kid="k1"), KeyPair.generate("ES256", kid="k2")
+    async with jwks_server(first) as idp:
+        auth = AuthSettings(jwks_url=idp.url, issuer=ISSUER, audience=AUDIENCE)
+        assert (auth.jwks_cooldown_seconds, auth.jwks_cache_seconds) == (30.0, 300.0)
+        async with service_client(auth) as client:
+            assert await status_of(client, token(first)) == 200
+            idp.keys = [first, second]
+            assert await status_of(client, token(second)) == 401
+            assert await status_of(client, token(second, "user-2")) == 401
+            assert await status_of(client, token(first, "user-3")) == 200
+    assert idp.fetches == 1
+
+
+async def test_unknown_kid_fetches_the_rotated_key_once_the_cooldown_has_passed() -> None:
+    """Once the cooldown has passed since the last fetch, the first token naming an unknown `kid`
+    fetches the JWKS once and is accepted with the newly published key."""
+    first, second = KeyPair.generate("ES256", kid="k1"), KeyPair.generate("RS256", kid="k2")
+    async with jwks_server(first) as idp:
+        auth = AuthSettings(jwks_url=idp.url, issuer=ISSUER, audience=AUDIENCE, jwks_cooldown_seconds=0.3)
+        async with service_client(auth) as client:
+            assert await status_of(client, token(first)) == 200
+            idp.keys = [first, second]
+            await asyncio.sleep(0.4)  # past the cooldown; the 300 s cache is still fresh
+            assert await status_of(client, token(second)) == 200
+            assert await status_of(client, token(first, "user-2")) == 200
+    assert idp.fetches == 2
+
+
+async def test_dropped_key_is_refused_once_the_cache_lifetime_has_passed() -> None:
+    """A key the JWKS stops publishing verifies tokens until the cached keys expire, then none,
+    not even a token it verified before."""
+    old, new = KeyPair.generate("ES256", kid="old"), KeyPair.generate("ES256", kid="new")
+    async with jwks_server(old, new) as idp:
+        auth = AuthSettings(jwks_url=idp.url, issuer=ISSUER, audience=AUDIENCE, jwks_cache_seconds=2.0)
+        async with service_client(auth) as client:
+            seen = token(old)
+            assert await status_of(client, seen) == 200
+            idp.keys = [new]
+            assert await status_of(client, token(old, "user-2")) == 200  # the cached keys still hold it
+            await asyncio.sleep(2.1)  # past the cache lifetime: the next lookup refetches
+            assert await status_of(client, token(old, "user-3")) == 401
+            assert await status_of(client, seen) == 401
+            assert await status_of(client, token(new)) == 200
+    assert idp.fetches == 2
 
 
 async def test_unknown_kid_refetches_at_most_once_per_cooldown() -> None:

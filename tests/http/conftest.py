@@ -1,4 +1,4 @@
-"""An upstream service on loopback that hangs, drips, fails on cue and records what it saw."""
+"""An upstream on loopback that hangs, drips, waits at a gate, fails on cue and records what it saw."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ class Upstream:
     headers: list[dict[str, str]] = field(default_factory=list)
     disconnected: asyncio.Event = field(default_factory=asyncio.Event)
     script: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=dict)
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
 
     def record(self, request: Request, name: str) -> None:
         self.calls.setdefault(name, []).append(time.monotonic())
@@ -48,6 +49,12 @@ class Upstream:
     async def echo(self, request: Request) -> Response:
         self.record(request, "echo")
         return JSONResponse({"data": {"type": "echo", "id": "1", "attributes": {"name": "echo"}}})
+
+    async def gated(self, request: Request) -> Response:
+        """Answers once the test opens the gate, so the test decides how many requests are in flight."""
+        self.record(request, "gate")
+        await self.gate.wait()
+        return JSONResponse({"data": {"type": "things", "id": "1", "attributes": {"name": "gate"}}})
 
     async def drip(self, request: Request) -> Response:
         self.record(request, "drip")
@@ -80,9 +87,10 @@ async def upstream() -> AsyncIterator[Upstream]:
     state = Upstream()
     app = Starlette(
         routes=[
-            Route("/scripted/{name}", state.scripted, methods=["GET", "POST", "PUT", "DELETE"]),
+            Route("/scripted/{name}", state.scripted, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
             Route("/echo", state.echo),
             Route("/drip", state.drip),
+            Route("/gate", state.gated),
             Route("/hang", Hang(state), methods=["GET", "POST"]),
         ]
     )

@@ -53,6 +53,7 @@ async def test_hanging_upstream_ends_at_the_attempt_timeout(upstream: Upstream) 
     async with client_of(upstream, timeout=0.3, attempts=1) as client:
         elapsed, error = await timed(client.request("GET", "hang"))
     assert isinstance(error, ServiceTimeout)
+    assert "attempt timeout of 0.3s" in str(error)  # not mistaken for the call's deadline
     assert 0.28 <= elapsed < 1.0
     assert upstream.count("hang") == 1
 
@@ -74,12 +75,20 @@ async def test_slow_drip_is_cut_at_the_attempt_timeout(upstream: Upstream) -> No
 
 
 async def test_absolute_deadline_holds_across_retries(upstream: Upstream) -> None:
-    """Retries of a hanging GET stop at the absolute deadline, after several attempts."""
-    async with client_of(upstream, timeout=0.3, deadline=1.0, attempts=10) as client:
+    """The absolute deadline cuts the attempt running when it passes, not only the next retry.
+
+    Attempts time out after 1.6 s and the deadline is 2.4 s, so the second attempt starts at
+    about 1.6 s and still hangs when the deadline passes. Cut at the deadline, the call ends at
+    2.4 s; were the deadline checked only between attempts, the second attempt would run to its
+    own timeout and the call would end at 3.2 s. The bound sits between the two, with 0.8 s for
+    the retry to start before the deadline.
+    """
+    async with client_of(upstream, timeout=1.6, deadline=2.4, attempts=10) as client:
         elapsed, error = await timed(client.request("GET", "hang"))
     assert isinstance(error, ServiceTimeout)
-    assert 0.6 <= elapsed < 1.6
-    assert upstream.count("hang") >= 2
+    assert "deadline of 2.4s" in str(error)
+    assert 2.35 <= elapsed < 2.8
+    assert upstream.count("hang") == 2  # the deadline fell inside the second attempt
 
 
 async def test_retry_after_is_honoured(upstream: Upstream) -> None:
@@ -145,6 +154,7 @@ async def test_post_to_hanging_upstream_is_not_retried(upstream: Upstream) -> No
     async with client_of(upstream, timeout=0.2, deadline=3.0) as client:
         elapsed, error = await timed(client.request("POST", "hang", json={}))
     assert isinstance(error, ServiceTimeout)
+    assert "attempt timeout of 0.2s" in str(error)
     assert elapsed < 1.0
     assert upstream.count("hang") == 1
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from atlas_runtime.retry import DB_CONNECT, RetryPolicy, call_with_retry
+from atlas_runtime.retry import DB_CONNECT, KAFKA_FETCH, REST, RetryPolicy, call_with_retry
 
 FAST = RetryPolicy(attempts=4, initial=0.001, max_delay=0.004)
 
@@ -17,6 +17,35 @@ def test_backoff_is_full_jitter_under_a_capped_ceiling() -> None:
     sleeps = [DB_CONNECT.backoff(3) for _ in range(2000)]
     assert all(0 <= s <= 2.0 for s in sleeps)
     assert min(sleeps) < 0.2 and max(sleeps) > 1.8
+
+
+@pytest.mark.parametrize(
+    ("policy", "retries", "initial", "max_delay"),
+    [(KAFKA_FETCH, 10, 0.1, 10.0), (DB_CONNECT, 10, 0.5, 30.0)],
+    ids=["kafka-fetch", "db-connect"],
+)
+async def test_presets_retry_as_the_contract_says(
+    policy: RetryPolicy, retries: int, initial: float, max_delay: float
+) -> None:
+    """Kafka fetch retries 10 times from 100 ms to 10 s, a database connect 10 times from 500 ms to 30 s."""
+    assert (policy.initial, policy.max_delay, policy.factor) == (initial, max_delay, 2.0)
+    assert policy.ceiling(1) == initial and policy.ceiling(retries) == max_delay
+    calls = 0
+
+    async def down() -> None:
+        nonlocal calls
+        calls += 1
+        raise ConnectionError("down")
+
+    with pytest.raises(ConnectionError):
+        await call_with_retry(policy.with_(initial=0.0, max_delay=0.0), down)  # the preset's count, no sleeps
+    assert calls == 1 + retries
+
+
+def test_rest_preset_backs_off_from_200_ms_to_5_s() -> None:
+    """REST calls back off from 200 ms, doubling, capped at 5 s, within a 30 s total."""
+    assert [REST.ceiling(n) for n in range(1, 8)] == pytest.approx([0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0])
+    assert REST.deadline == 30.0
 
 
 async def test_retries_until_success() -> None:

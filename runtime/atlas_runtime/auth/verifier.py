@@ -6,7 +6,9 @@ key of exactly that algorithm verifies its signature; it has `exp`, `iss` and `a
 contains the configured audience. Anything else is `Unauthorized` (401).
 
 Verified tokens are remembered (bounded, never past their `exp`), so a client that
-repeats its token does not pay for a signature check on every request.
+repeats its token does not pay for a signature check on every request. A remembered
+token is honoured only while the key that verified it is still one of the key
+source's keys: a key dropped from the JWKS stops every token it signed, seen or not.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 
 import jwt
 
-from atlas_runtime.auth.keys import ALLOWED_ALGORITHMS, JwksKeys, KeySource, StaticKeys
+from atlas_runtime.auth.keys import ALLOWED_ALGORITHMS, JwksKeys, KeySource, StaticKeys, VerificationKey
 from atlas_runtime.auth.principal import Principal
 from atlas_runtime.auth.settings import AuthSettings
 from atlas_runtime.errors import ConfigurationError, Unauthorized
@@ -45,6 +47,7 @@ def missing_token() -> Unauthorized:
 @dataclass(slots=True)
 class _Remembered:
     principal: Principal
+    key: VerificationKey
     expires: float
     not_before: float
     until: float
@@ -103,14 +106,18 @@ class TokenVerifier:
         """
         digest = hashlib.blake2b(token.encode(), digest_size=20).digest()
         remembered = self._recall(digest)
-        if remembered is not None:
-            return remembered
-        claims = await self._decode(token)
+        if remembered is not None and await self._still_trusted(remembered.key):
+            return remembered.principal
+        claims, key = await self._decode(token)
         principal = Principal.from_claims(claims, service_scope=self.service_scope)
-        self._remember(digest, principal, claims)
+        self._remember(digest, principal, claims, key)
         return principal
 
-    async def _decode(self, token: str) -> dict[str, object]:
+    async def _still_trusted(self, key: VerificationKey) -> bool:
+        """Whether `key` is still among the source's keys (a refreshed JWKS may have dropped it)."""
+        return key in await self.keys.candidates(key.kid, key.algorithm)
+
+    async def _decode(self, token: str) -> tuple[dict[str, object], VerificationKey]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as error:
@@ -125,7 +132,7 @@ class TokenVerifier:
         last_error: jwt.InvalidTokenError | None = None
         for candidate in candidates:
             try:
-                return jwt.decode(
+                claims = jwt.decode(
                     token,
                     candidate.key,
                     algorithms=[candidate.algorithm],
@@ -134,13 +141,14 @@ class TokenVerifier:
                     leeway=self.leeway,
                     options={"require": ["exp", "iss", "aud"]},
                 )
+                return claims, candidate
             except jwt.InvalidSignatureError as error:
                 last_error = error  # try the next key with the same algorithm
             except jwt.InvalidTokenError as error:
                 raise invalid_token(f"the token is not valid: {error}") from None
         raise invalid_token(f"the token is not valid: {last_error}")
 
-    def _recall(self, digest: bytes) -> Principal | None:
+    def _recall(self, digest: bytes) -> _Remembered | None:
         entry = self._remembered.get(digest)
         if entry is None:
             return None
@@ -149,15 +157,17 @@ class TokenVerifier:
             del self._remembered[digest]
             return None
         self._remembered.move_to_end(digest)
-        return entry.principal
+        return entry
 
-    def _remember(self, digest: bytes, principal: Principal, claims: dict[str, object]) -> None:
+    def _remember(
+        self, digest: bytes, principal: Principal, claims: dict[str, object], key: VerificationKey
+    ) -> None:
         expires = claims.get("exp")
         not_before = claims.get("nbf", 0)
         if not isinstance(expires, int | float) or not isinstance(not_before, int | float):
             return
         until = time.time() + _CACHE_SECONDS
-        self._remembered[digest] = _Remembered(principal, float(expires), float(not_before), until)
+        self._remembered[digest] = _Remembered(principal, key, float(expires), float(not_before), until)
         if len(self._remembered) > _CACHE_SIZE:
             self._remembered.popitem(last=False)
 

@@ -148,8 +148,9 @@ class ServiceClient:
         may_repeat = method in IDEMPOTENT_METHODS or any(k.lower() == "idempotency-key" for k in sent_headers)
         url = self._url(path)
         deadline = deadline or self.settings.deadline
+        cap = asyncio.timeout(deadline)
         try:
-            async with asyncio.timeout(deadline):
+            async with cap:
                 return await self._send_with_retries(
                     method,
                     url,
@@ -162,6 +163,8 @@ class ServiceClient:
                     policy=retry or self.retry,
                 )
         except TimeoutError:
+            if not cap.expired():
+                raise  # an attempt's own ServiceTimeout (itself a TimeoutError), not the deadline
             raise ServiceTimeout(
                 f"no answer within the deadline of {deadline}s", service=self.service, method=method, url=url
             ) from None
