@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -47,6 +48,11 @@ def settings_for(db_env: dict[str, str], name: str, **pool: object) -> DatabaseS
         sslmode="disable",
         **pool,  # type: ignore[arg-type]
     )
+
+
+def child_env(db_env: dict[str, str], name: str) -> dict[str, str]:
+    """The environment of a child process whose `DB_*` settings point at database `name`."""
+    return {**os.environ, **db_env, "DB_NAME": name, "DB_SSLMODE": "disable"}
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,10 @@
 """A service process for the crash test: commits an event, then dies or drains, as told.
 
-python outbox_child.py commit-then-die DBNAME TOPIC BOOTSTRAP   # killed inside publish
-python outbox_child.py drain DBNAME TOPIC BOOTSTRAP             # publishes the backlog, exits 0
+python outbox_child.py commit-then-die TOPIC BOOTSTRAP   # killed inside publish
+python outbox_child.py drain TOPIC BOOTSTRAP             # publishes the backlog, exits 0
+
+The database comes from the `DB_*` environment, read as a service reads it; the test
+passes the server of `scripts/services env` with the test's own database as `DB_NAME`.
 """
 
 from __future__ import annotations
@@ -15,13 +18,13 @@ from collections.abc import Sequence
 
 from atlas_runtime.db import (
     Database,
-    DatabaseSettings,
     DrainerOptions,
     KafkaPublisher,
     OutboxDrainer,
     OutgoingMessage,
     PublishError,
     enqueue,
+    load_settings,
 )
 from atlas_runtime.tenant import Tenant
 
@@ -39,11 +42,8 @@ class DieOnPublish:
         pass
 
 
-async def main(mode: str, db_name: str, topic: str, bootstrap: str) -> None:
-    settings = DatabaseSettings(
-        host="127.0.0.1", port=int(os.environ.get("DB_PORT", "15432")), user="atlas", name=db_name
-    )
-    db = await Database.connect("crashtest", settings=settings)
+async def main(mode: str, topic: str, bootstrap: str) -> None:
+    db = await Database.connect("crashtest", settings=load_settings())
     options = DrainerOptions(poll_interval=0.05)
     if mode == "commit-then-die":
         async with db.tenant_session(TENANT) as session:
@@ -60,4 +60,4 @@ async def main(mode: str, db_name: str, topic: str, bootstrap: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:5]))
+    asyncio.run(main(*sys.argv[1:4]))

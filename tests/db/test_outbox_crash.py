@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from sqlalchemy import func, select
 from atlas_runtime.db import Database, migrate, outbox_table, runtime_metadata
 from atlas_runtime.tenant import Tenant
 
-from .conftest import FAST_CONNECT, create_database, drop_database, settings_for
+from .conftest import FAST_CONNECT, child_env, create_database, drop_database, settings_for
 from .kafka_topics import message_count, new_topic, read_topic
 
 pytestmark = [pytest.mark.postgres, pytest.mark.kafka, pytest.mark.slow]
@@ -31,10 +30,9 @@ def crash_db(db_env: dict[str, str]) -> Iterator[str]:
     drop_database(db_env, name)
 
 
-def run_child(mode: str, db_name: str, topic: str, bootstrap: str, db_port: str) -> int:
-    env = {**os.environ, "DB_PORT": db_port}
+def run_child(mode: str, env: dict[str, str], topic: str, bootstrap: str) -> int:
     done = subprocess.run(
-        [sys.executable, str(CHILD), mode, db_name, topic, bootstrap],
+        [sys.executable, str(CHILD), mode, topic, bootstrap],
         env=env,
         timeout=60,
         capture_output=True,
@@ -56,7 +54,7 @@ async def test_event_committed_before_a_crash_is_delivered_after_restart(
     try:
         await migrate(db.engine, runtime_metadata, include_runtime_tables=False)
         topic = new_topic(kafka_bootstrap)
-        args = (crash_db, topic, kafka_bootstrap, db_env["DB_PORT"])
+        args = (child_env(db_env, crash_db), topic, kafka_bootstrap)
 
         crashed = await asyncio.to_thread(run_child, "commit-then-die", *args)
         assert crashed == -signal.SIGKILL

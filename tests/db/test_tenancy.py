@@ -148,10 +148,14 @@ async def test_orm_delete_removes_only_own_rows(db: Database, world: World) -> N
 
 
 async def test_bulk_update_by_primary_key_cannot_reach_other_tenant(db: Database, world: World) -> None:
-    """A bulk UPDATE by primary key leaves another tenant's row untouched."""
+    """A bulk UPDATE by primary key changes the tenant's own row and leaves another tenant's untouched."""
     async with db.tenant_session(world.a) as session:
-        await session.execute(update(Note), [{"id": world.notes["stray"], "body": "hijacked"}])
-    assert "hijacked" not in await count_bodies(db, world.b)
+        own = await session.scalar(select(Note.id).where(Note.body == "only-a"))
+        await session.execute(
+            update(Note), [{"id": own, "body": "edited"}, {"id": world.notes["stray"], "body": "hijacked"}]
+        )
+    assert await count_bodies(db, world.a) == ["edited", "shared"]
+    assert await count_bodies(db, world.b) == ["b-on-a", "only-b", "shared"]
 
 
 async def test_session_delete_of_loaded_object_stays_in_tenant(db: Database, world: World) -> None:

@@ -7,7 +7,7 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from atlas_runtime.messaging import MessageContext, TopicPartition
+from atlas_runtime.messaging import MessageContext, OutboundMessage, TopicPartition, partition_for
 from atlas_runtime.tenant import as_tenant
 
 
@@ -48,7 +48,9 @@ async def test_offset_is_committed_only_after_the_handler_succeeds(harness: Any)
 
 async def test_failing_handler_is_retried_then_dead_lettered_with_headers(harness: Any) -> None:
     """A handler failing every attempt sends the message to <topic>.DLT with its headers, then moves on."""
-    topic = harness.topic("poison")
+    topic = harness.topic("poison", partitions=2)
+    key = "d"  # partition 1 of 2, so the original partition header cannot be a default 0
+    assert partition_for(key.encode(), 2) == 1
     messaging = harness.messaging({"CMD": topic})
     attempts: list[int] = []
     done: list[int] = []
@@ -65,25 +67,30 @@ async def test_failing_handler_is_retried_then_dead_lettered_with_headers(harnes
     )
     await messaging.start()
     with as_tenant(harness.tenant):
-        await messaging.producer.emit("CMD", _cmd("DO", 1), key="a")
-        await messaging.producer.emit("CMD", _cmd("DO", 2), key="a")
+        for n in (0, 1, 2):  # the poison message sits at offset 1
+            await messaging.producer.emit("CMD", _cmd("DO", n), key=key)
     [dead] = await harness.read(topic + ".DLT", 1)
+    [original] = [r for r in await harness.read(topic, 3) if json.loads(r.value or b"")["body"]["n"] == 1]
     headers = dict(dead.headers)
     assert attempts == [1, 2, 3]
     assert headers["DLT_ATTEMPTS"] == b"3"
     assert headers["DLT_ERROR_CLASS"] == b"ValueError"
     assert b"cannot handle 1" in headers["DLT_ERROR"]
     assert headers["DLT_ORIGINAL_TOPIC"] == topic.encode()
-    assert headers["DLT_ORIGINAL_OFFSET"] == b"0"
+    assert headers["DLT_ORIGINAL_PARTITION"] == b"1"
+    assert headers["DLT_ORIGINAL_OFFSET"] == b"1"
+    assert headers["DLT_CONSUMER_GROUP"] == consumer.group.encode()
     assert headers["TENANT_ID"] == str(harness.tenant.id).encode()
+    assert headers["REGION"] == b"GMS"
     assert headers["MAJOR_VERSION"] == (83).to_bytes(2, "big")
+    assert headers["MINOR_VERSION"] == (1).to_bytes(2, "big")
     assert "traceparent" in headers and "EVENT_ID" in headers
-    assert dead.key == b"a"
+    assert dead.headers[: len(original.headers)] == original.headers  # every original header, unchanged
+    assert dead.key == key.encode()
     assert json.loads(dead.value or b"")["body"] == {"n": 1}
-    await harness.eventually(lambda: done == [2])
-    await harness.eventually(lambda: harness.committed(consumer.group, TopicPartition(topic, 0)))
+    await harness.eventually(lambda: done == [0, 2])
     await harness.eventually(
-        lambda: _equals(harness.committed(consumer.group, TopicPartition(topic, 0)), 2), timeout=15
+        lambda: _equals(harness.committed(consumer.group, TopicPartition(topic, 1)), 3), timeout=15
     )
 
 
@@ -92,7 +99,10 @@ async def _equals(value: Any, expected: Any) -> bool:
 
 
 async def test_undecodable_and_tenantless_messages_go_to_the_dead_letter_topic(harness: Any) -> None:
-    """A value that is not an envelope and a message without tenant headers are dead-lettered unhandled."""
+    """Values that are not envelopes and messages with missing or malformed tenant headers go to the DLT.
+
+    None of them reaches the handler; the well-formed message after them does.
+    """
     topic = harness.topic("bad")
     messaging = harness.messaging({"CMD": topic})
     handled: list[int] = []
@@ -103,27 +113,41 @@ async def test_undecodable_and_tenantless_messages_go_to_the_dead_letter_topic(h
     consumer = messaging.consumer()
     consumer.subscribe("CMD", harness.envelope, {"DO": handle})
     await messaging.start()
-    from atlas_runtime.messaging import OutboundMessage
-
     good = json.dumps(_cmd("DO", 3)).encode()
-    with as_tenant(harness.tenant):
-        tenant_headers = harness.tenant.kafka_headers()
+    tenant_headers = harness.tenant.kafka_headers()
+    malformed_id = [  # 36 bytes, as a UUID string is, but not a UUID
+        ("TENANT_ID", b"not-a-uuid-but-exactly-36-bytes-long"),
+        *[(name, value) for name, value in tenant_headers if name != "TENANT_ID"],
+    ]
+    assert len(malformed_id[0][1]) == 36
     await messaging.producer.send(OutboundMessage(topic, b"k", b"{not json", tenant_headers))
     await messaging.producer.send(
         OutboundMessage(topic, b"k", json.dumps(_cmd("DO", 9, body=1)).encode(), tenant_headers)
     )
     await messaging.producer.send(OutboundMessage(topic, b"k", good, [("REGION", b"GMS")]))
+    await messaging.producer.send(OutboundMessage(topic, b"k", good, malformed_id))
     await messaging.producer.send(OutboundMessage(topic, b"k", good, tenant_headers))
-    dead = await harness.read(topic + ".DLT", 3)
+    dead = await harness.read(topic + ".DLT", 4)
     assert [record.value for record in dead] == [
         b"{not json",
         json.dumps(_cmd("DO", 9, body=1)).encode(),
         good,
+        good,
     ]
     classes = [dict(record.headers)["DLT_ERROR_CLASS"] for record in dead]
-    assert classes == [b"MessageDecodeError", b"MessageDecodeError", b"InvalidTenantError"]
+    assert classes == [
+        b"MessageDecodeError",
+        b"MessageDecodeError",
+        b"InvalidTenantError",
+        b"InvalidTenantError",
+    ]
     assert all(dict(record.headers)["DLT_ATTEMPTS"] == b"0" for record in dead)
+    assert b"TENANT_ID" in dict(dead[3].headers)["DLT_ERROR"]
+    assert dead[3].headers[: len(malformed_id)] == malformed_id  # the bad header travels as it came
+    assert [dict(record.headers)["DLT_ORIGINAL_OFFSET"] for record in dead] == [b"0", b"1", b"2", b"3"]
     await harness.eventually(lambda: handled == [3])
+    await asyncio.sleep(0.3)
+    assert handled == [3]
 
 
 async def test_messages_of_one_key_are_handled_in_order(harness: Any) -> None:

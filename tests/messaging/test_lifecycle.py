@@ -184,3 +184,53 @@ async def test_partitions_paused_for_backlog_resume_after_a_rebalance(harness: A
     await asyncio.sleep(0.5 if harness.kind == "memory" else 4)
     gate.set()
     await harness.eventually(lambda: handled == set(range(400)), timeout=60)
+
+
+async def test_a_revoked_member_commits_its_finished_offsets_before_giving_partitions_up(
+    harness: Any,
+) -> None:
+    """A second member joining revokes the first's partitions; the first commits what it finished first.
+
+    Periodic commits are off, so only the revocation can commit. The handlers run on every
+    delivery (no inbox marker), so a message handed to the second member again would show.
+    """
+    topic = harness.topic("revoke", partitions=2)
+    group = f"{harness.prefix}-revoke"
+    tps = [TopicPartition(topic, 0), TopicPartition(topic, 1)]
+    deliveries: dict[str, list[tuple[int, int]]] = {"first": [], "second": []}
+
+    def member(name: str) -> Any:
+        async def handle(ctx: MessageContext, message: Any) -> None:
+            deliveries[name].append((ctx.record.partition, ctx.record.offset))
+
+        messaging = harness.messaging({"CMD": topic}, group=group)
+        consumer = messaging.consumer(commit_interval=3600, commit_every=1_000_000)
+        consumer.subscribe("CMD", harness.envelope, {"DO": handle}, idempotent=False)
+        return messaging
+
+    keys = [f"k{n}" for n in range(40)]
+    assert {partition_for(key.encode(), 2) for key in keys[:20]} == {0, 1}
+    first = member("first")
+    await first.start()
+    with as_tenant(harness.tenant):
+        for n in range(20):
+            await first.producer.emit("CMD", _cmd("DO", n), key=keys[n])
+    await harness.eventually(lambda: len(deliveries["first"]) == 20)
+    finished = {tp: 1 + max(o for p, o in deliveries["first"] if p == tp.partition) for tp in tps}
+    assert [await harness.committed(group, tp) for tp in tps] == [None, None]  # no commit yet
+
+    await member("second").start()
+    await harness.eventually(lambda: _all_committed(harness, group, finished))
+    with as_tenant(harness.tenant):
+        for n in range(20, 40):
+            await first.producer.emit("CMD", _cmd("DO", n), key=keys[n])
+    await harness.eventually(lambda: len(deliveries["first"]) + len(deliveries["second"]) == 40)
+    await asyncio.sleep(0.5)  # room for a redelivery to show up
+    everything = deliveries["first"] + deliveries["second"]
+    assert len(everything) == len(set(everything)) == 40  # no message delivered twice
+    assert deliveries["second"]  # the second member took over a partition
+    assert all(offset >= finished[TopicPartition(topic, p)] for p, offset in deliveries["second"])
+
+
+async def _all_committed(harness: Any, group: str, offsets: dict[TopicPartition, int]) -> bool:
+    return all([await harness.committed(group, tp) == offset for tp, offset in offsets.items()])

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -28,6 +30,7 @@ TENANT = Tenant(uuid.UUID("083839c6-c47c-42a6-9585-76492795d123"), "GMS", 83, 1)
 MESSAGES = 10_000
 KEYS = 50
 PARTITIONS = 4
+IN_FLIGHT = 10  # sends of one key started together, none awaited before the next starts
 
 
 def _free_port() -> int:
@@ -57,7 +60,17 @@ class PrivateBroker:
         subprocess.run([str(SERVICES), "up", "kafka"], env=self.env, check=True, capture_output=True)
 
     def down(self) -> None:
+        """Stop the broker and wait for its process to exit: it still writes its data once the port closes."""
+        pid_file = Path(self.dir, "kafka", "kafka.pid")
+        pid = int(pid_file.read_text()) if pid_file.exists() else None
         subprocess.run([str(SERVICES), "down", "kafka"], env=self.env, check=True, capture_output=True)
+        deadline = time.monotonic() + 30
+        while pid is not None and time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +82,12 @@ def private_broker() -> Iterator[PrivateBroker]:
     finally:
         broker.down()
         shutil.rmtree(broker.dir, ignore_errors=True)
+
+
+def _create_topic(bootstrap: str, topic: str) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap}, logger=logging.getLogger("kafka.admin"))
+    for future in admin.create_topics([NewTopic(topic, num_partitions=PARTITIONS)]).values():
+        future.result(timeout=30)
 
 
 def _read_all(bootstrap: str, topic: str, count: int) -> list[tuple[int, bytes, bytes]]:
@@ -92,20 +111,24 @@ def _read_all(bootstrap: str, topic: str, count: int) -> list[tuple[int, bytes, 
 
 
 async def _emit_key(producer: Producer, key: int, count: int, sent: list[int]) -> None:
-    for seq in range(count):
-        await producer.emit("EVENTS", {"type": "E", "body": {"seq": seq}, "id": key})
-        sent[0] += 1
+    """Emit `count` messages of `key` in order, IN_FLIGHT of them awaiting their acknowledgement at once."""
+    for start in range(0, count, IN_FLIGHT):
+        window = range(start, min(start + IN_FLIGHT, count))
+        await asyncio.gather(
+            *(producer.emit("EVENTS", {"type": "E", "body": {"seq": seq}, "id": key}) for seq in window)
+        )
+        sent[0] += len(window)
 
 
 @pytest.mark.slow
 async def test_keyed_messages_arrive_in_order_through_a_broker_restart(private_broker: PrivateBroker) -> None:
-    """10,000 keyed messages keep per-key order on one partition each, and a broker restart loses none."""
+    """10,000 keyed messages keep per-key order on one partition each, and a broker restart loses none.
+
+    Each key always has several sends in flight at once, across the outage too, so the order
+    is the producer's (enqueue order, ordered retries), not the caller's awaiting one by one.
+    """
     topic = f"prod-{uuid.uuid4().hex[:10]}"
-    admin = AdminClient(
-        {"bootstrap.servers": private_broker.bootstrap}, logger=logging.getLogger("kafka.admin")
-    )
-    for future in admin.create_topics([NewTopic(topic, num_partitions=PARTITIONS)]).values():
-        future.result(timeout=30)
+    _create_topic(private_broker.bootstrap, topic)
     producer = Producer(KafkaProducerBackend([private_broker.bootstrap]), {"EVENTS": topic})
     producer.declare("EVENTS", key="id")
     await producer.start()
@@ -117,14 +140,12 @@ async def test_keyed_messages_arrive_in_order_through_a_broker_restart(private_b
         await asyncio.to_thread(private_broker.down)
         during_outage = sent[0]
         await asyncio.sleep(3)
-        assert sent[0] - during_outage < KEYS  # nothing is confirmed while the broker is down
+        assert sent[0] - during_outage < KEYS * IN_FLIGHT  # nothing is confirmed while the broker is down
         await asyncio.to_thread(private_broker.up)
         await asyncio.wait_for(emitting, 120)
     await producer.close()
 
     records = await asyncio.to_thread(_read_all, private_broker.bootstrap, topic, MESSAGES)
-    import json
-
     by_key: dict[bytes, list[int]] = defaultdict(list)
     partitions: dict[bytes, set[int]] = defaultdict(set)
     for partition, key, value in records:
@@ -134,3 +155,30 @@ async def test_keyed_messages_arrive_in_order_through_a_broker_restart(private_b
     assert all(seqs == list(range(MESSAGES // KEYS)) for seqs in by_key.values())
     assert len(by_key) == KEYS
     assert all(parts == {partition_for(key, PARTITIONS)} for key, parts in partitions.items())
+
+
+_CONF_LINE = re.compile(r"^CONF \[[^]]*\] \[[^]]*\]:\s+(\S+) = (.*)$")
+
+
+async def test_the_producer_is_idempotent_with_acks_all(
+    kafka_bootstrap: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """librdkafka runs the runtime's producer with idempotence on and acks=all, and the broker gives it a PID.
+
+    The configuration is read back from librdkafka's own dump of what it runs with, and
+    the idempotent producer's id exchange with the broker shows it is in effect.
+    """
+    topic = f"idem-{uuid.uuid4().hex[:10]}"
+    _create_topic(kafka_bootstrap, topic)
+    backend = KafkaProducerBackend([kafka_bootstrap], config={"debug": "conf,eos"})
+    producer = Producer(backend, {"EVENTS": topic})
+    with caplog.at_level(logging.DEBUG, logger="atlas_runtime.messaging.kafka"):
+        await producer.start()
+        with as_tenant(TENANT):
+            await producer.emit("EVENTS", {"type": "E", "body": {}, "id": 1})
+        await producer.close()
+    lines = [r.getMessage() for r in caplog.records if r.name == "atlas_runtime.messaging.kafka"]
+    conf = {match[1]: match[2] for match in map(_CONF_LINE.match, lines) if match}
+    assert conf["enable.idempotence"] == "true"
+    assert conf["request.required.acks"] == "-1"  # acks=all
+    assert any(line.startswith("GETPID") and "Acquired PID" in line for line in lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from pydantic import ValidationError
@@ -161,15 +162,21 @@ async def test_concurrent_updates_never_lose_a_write(store: StateStore) -> None:
 
 
 async def test_update_keeps_an_existing_ttl(store: StateStore) -> None:
-    """An entry put with a ttl still expires after it is updated."""
+    """An update keeps the entry's original expiry: it neither resets the ttl nor clears it."""
+    ttl, pause, margin = 1.5, 0.8, 0.25
     registry = store.registry("counters", value_type=Counter, key_type=int)
     with as_tenant(TENANT_A):
-        await registry.put(1, Counter(n=1), ttl=0.3)
+        await registry.put(1, Counter(n=1), ttl=ttl)
+        put_done = time.monotonic()  # a kept ttl runs out by put_done + ttl
+        await asyncio.sleep(pause)
+        update_begun = time.monotonic()  # a ttl reset by the update would last until update_begun + ttl
         await registry.update(1, lambda c: Counter(n=c.n + 1))
         assert await registry.get(1) == Counter(n=2)
-        await asyncio.sleep(0.45)
+        await asyncio.sleep(put_done + ttl + margin - time.monotonic())
+        checked_at = time.monotonic()
         assert await registry.get(1) is None
         assert await registry.count() == 0
+    assert checked_at < update_begun + ttl, "checked too late to tell a kept ttl from a reset one"
 
 
 async def test_put_without_ttl_clears_an_earlier_ttl(store: StateStore) -> None:
