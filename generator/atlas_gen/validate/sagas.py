@@ -163,4 +163,24 @@ def completed_steps_compensable(ecosystem: Ecosystem) -> Iterator[Diagnostic]:
                 )
 
 
-RULES = (saga_models_exist, steps_well_formed, saga_topics_known, completed_steps_compensable)
+def sagas_have_a_database(ecosystem: Ecosystem) -> Iterator[Diagnostic]:
+    """An orchestrator stores its sagas and sends their commands through its database."""
+    for spec_file in ecosystem.files:
+        spec = spec_file.spec
+        if spec.sagas and spec.database is None:
+            yield spec_file.diagnostic(
+                ("sagas",),
+                "E041",
+                "sagas are stored, and their commands sent, through the service's database",
+                key=True,
+                expected="a `database:` section (`database: {outbox: true}`)",
+            )
+
+
+RULES = (
+    saga_models_exist,
+    steps_well_formed,
+    saga_topics_known,
+    completed_steps_compensable,
+    sagas_have_a_database,
+)

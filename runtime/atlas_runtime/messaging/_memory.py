@@ -84,6 +84,7 @@ class MemoryBroker:
         self._round_robin = itertools.count()
         self._member_ids = itertools.count()
         self._appended = asyncio.Event()
+        self._appended_loop: asyncio.AbstractEventLoop | None = None
         self._waiting = 0
 
     def create_topic(self, name: str, partitions: int = 1) -> None:
@@ -171,7 +172,7 @@ class MemoryBroker:
         records = self._take(self._groups[group].members[member_id], batch)
         if records:
             return records
-        appended = self._appended  # no await since _take: no append can be missed
+        appended = self._appended_event()  # no await since _take: no append can be missed
         self._waiting += 1
         try:
             await asyncio.wait_for(appended.wait(), timeout)
@@ -180,6 +181,14 @@ class MemoryBroker:
         finally:
             self._waiting -= 1
         return self._take(self._groups[group].members[member_id], batch)
+
+    def _appended_event(self) -> asyncio.Event:
+        """The wake-up event of the running loop: an event waited on in one loop fails in another,
+        and the broker outlives loops (a process may run several one after the other)."""
+        loop = asyncio.get_running_loop()
+        if self._appended_loop is not loop:
+            self._appended, self._appended_loop = asyncio.Event(), loop
+        return self._appended
 
     def _take(self, member: _Member, batch: int) -> list[Record]:
         out: list[Record] = []

@@ -3,7 +3,8 @@
     async with running(SERVICE, environ={"ATLAS_ENV": "t1"}) as (service, http):
         response = await http.get("/api/parties", headers=tenant_headers())
 
-The service is started (tasks, consumers, clients) and its app is reached through an
+The service is started by its app's lifespan (tasks, consumers, clients, the saga
+orchestrator's routes) and its app is reached through an
 in-process ASGI transport, so no port is opened. Backends follow the environment as in
 production: Redis at `REDIS_URL`, Kafka at `BOOTSTRAP_SERVERS`, else the embedded ones.
 """
@@ -45,5 +46,10 @@ async def running(
     service = Service(description, environ=environ)
     app = service.create_app()
     transport = httpx.ASGITransport(app=app)
-    async with service, httpx.AsyncClient(transport=transport, base_url="http://service") as http:
+    # The app's own lifespan, as under uvicorn: it starts the service and mounts what needs a
+    # started service (the orchestrator's `/api/sagas`).
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://service") as http,
+    ):
         yield service, http
