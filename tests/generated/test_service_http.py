@@ -224,6 +224,9 @@ async def test_emit_validates_against_the_declared_envelope(
         async def start(self, service: Service) -> None:
             return None
 
+        async def stop_consuming(self) -> None:
+            return None
+
         async def stop(self) -> None:
             return None
 

@@ -31,6 +31,7 @@ SLOW = 2.0  # seconds each message of partition 0 takes
 # A generated service's consumer drains at shutdown for the engine's default bound.
 DRAIN_TIMEOUT: float = inspect.signature(ConsumerEngine).parameters["drain_timeout"].default
 SLOW_MESSAGES = 10
+GRACE = 3.0  # REST_SHUTDOWN_GRACE: longer than a slow message, so a consumer still fetching would start one
 
 
 def _free_port() -> int:
@@ -118,9 +119,11 @@ def test_sigterm_drains_the_in_flight_handler_commits_and_exits(
     """On SIGTERM a served consumer takes no new message and finishes the one in hand before exiting.
 
     Partition 0's second slow message is in flight at SIGTERM: it finishes and is committed,
-    and the eight behind it never start. Partition 1's handler never returns: it is
-    cancelled once the drain bound runs out, so the process still exits in bounded time,
-    with only the finished offset before it committed (the stuck message will be redelivered).
+    and the eight behind it never start, although the REST listener stays open for its
+    shutdown grace: consumers stop at the signal, not when requests are done. Partition 1's
+    handler never returns: it is cancelled once the drain bound runs out, so the process still
+    exits in bounded time, with only the finished offset before it committed (the stuck
+    message will be redelivered).
     """
     topic = f"{probe.prefix}-cmd"
     group = f"{probe.prefix}-group"
@@ -134,7 +137,7 @@ def test_sigterm_drains_the_in_flight_handler_commits_and_exits(
         "BOOTSTRAP_SERVERS": kafka_bootstrap,
         "KAFKA_CONSUMER_GROUP": group,
         "REST_PORT": str(_free_port()),
-        "REST_SHUTDOWN_GRACE": "0",
+        "REST_SHUTDOWN_GRACE": str(GRACE),
         "AUTH_MODE": "off",
     }
     log = tmp_path / "worker.log"

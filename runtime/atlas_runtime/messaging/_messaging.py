@@ -180,10 +180,13 @@ class Messaging:
         for consumer in self._consumers:
             await consumer.start()
 
+    async def stop_consumers(self) -> None:
+        """Stop fetching, drain in-flight handlers and commit, in every consumer (idempotent)."""
+        await asyncio.gather(*(_bounded(c.stop(), 60.0, "stopping a consumer") for c in self._consumers))
+
     async def stop(self) -> None:
         """Stop consumers (draining them), relay what the outbox holds, then close everything."""
-        for consumer in self._consumers:
-            await _bounded(consumer.stop(), 60.0, "stopping a consumer")
+        await self.stop_consumers()
         if self._relay_task is not None:
             task, self._relay_task = self._relay_task, None
             assert self.relay is not None

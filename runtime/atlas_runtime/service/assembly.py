@@ -24,7 +24,7 @@ from atlas_runtime.auth.service_tokens import token_source_from_settings
 from atlas_runtime.auth.settings import AuthSettings
 from atlas_runtime.errors import ConfigurationError
 from atlas_runtime.http import ServiceClients
-from atlas_runtime.rest.app import BASE_PATH, create_app
+from atlas_runtime.rest.app import BASE_PATH, create_app, readiness_of
 from atlas_runtime.rest.handlers import Request
 from atlas_runtime.rest.health import ReadinessCheck
 from atlas_runtime.rest.settings import RestSettings
@@ -48,6 +48,7 @@ class MessagingPort(Emitter, Protocol):
     """The Kafka side of a service: consumers of `consumes`, the producer of `produces`."""
 
     async def start(self, service: Service) -> None: ...
+    async def stop_consuming(self) -> None: ...
     async def stop(self) -> None: ...
 
 
@@ -180,6 +181,15 @@ class Service:
         await self.state.close(backend=self._owns_backend)
         log.info("service %s stopped", self.description.name)
 
+    async def stop_consuming(self) -> None:
+        """Stop taking work that is not a request: periodic tasks and consumers (drained, committed).
+
+        Runs when shutdown begins (SIGTERM), while requests in flight are still answered.
+        """
+        await self._tasks.stop()
+        if self.messaging is not None:
+            await self.messaging.stop_consuming()
+
     async def _open_database(self) -> None:
         """Connect and migrate the service's tables (and the saga tables when it orchestrates)."""
         if self.description.database is None:
@@ -244,7 +254,7 @@ class Service:
             finally:
                 await self.stop()
 
-        return create_app(
+        app = create_app(
             self.description.name,
             endpoints=endpoints,
             context=self._request_context,
@@ -253,6 +263,8 @@ class Service:
             auth=auth,
             lifespan=lifespan,
         )
+        readiness_of(app).on_drain(self.stop_consuming)
+        return app
 
     def mount_sagas(self, app: FastAPI) -> None:
         """Serve `/api/sagas` of the started orchestrator (its routes need the database)."""

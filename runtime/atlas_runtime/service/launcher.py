@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from atlas_runtime.errors import ConfigurationError
-from atlas_runtime.rest.app import create_app
+from atlas_runtime.rest.app import create_app, readiness_of
 from atlas_runtime.rest.handlers import Endpoint, Handler, Request
 from atlas_runtime.rest.server import serve as serve_app
 from atlas_runtime.rest.settings import RestSettings
@@ -98,7 +98,10 @@ def ecosystem_app(services: Sequence[Service], *, rest: RestSettings | None = No
                 service.mount_sagas(app)
             yield
 
-    return create_app("atlas", endpoints=ecosystem_endpoints(services), settings=rest, lifespan=lifespan)
+    app = create_app("atlas", endpoints=ecosystem_endpoints(services), settings=rest, lifespan=lifespan)
+    for service in services:
+        readiness_of(app).on_drain(service.stop_consuming)
+    return app
 
 
 def serve_many(

@@ -120,6 +120,10 @@ class ServiceMessaging:
                 )
         await self.messaging.start()
 
+    async def stop_consuming(self) -> None:
+        """Stop fetching and drain the consumers; the producer stays open for requests in flight."""
+        await self.messaging.stop_consumers()
+
     async def stop(self) -> None:
         """Drain consumers, flush the outbox relay and close the producer."""
         await self.messaging.stop()
