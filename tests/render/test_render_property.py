@@ -2,11 +2,12 @@
 
 Hypothesis builds whole specs as Python dicts (models with varied field types, registries of
 every kind with ids and indexes, locks, messages, consumed and produced topics, REST endpoints
-over registries and handlers, tasks, now and then a database with the outbox), dumps them to
-YAML and drives the CLI in-process: `validate` (invalid examples are discarded), `render`,
-and `scaffold` for stub handlers. The generated package is imported and started on the
-embedded backends (in-process state and bus, SQLite), and its health and registry routes are
-probed. Cases the strategy once found are pinned by plain tests at the end.
+over registries and handlers, tasks, now and then a database with the outbox, saga types, and
+calls to a peer service written next to it), dumps them to YAML and drives the CLI in-process:
+`validate` (invalid examples are discarded), `render`, and `scaffold` for stub handlers. The
+generated package is imported and started on the embedded backends (in-process state and bus,
+SQLite), and its health, registry and saga routes are probed. Cases the strategy once found
+are pinned by plain tests at the end.
 """
 
 from __future__ import annotations
@@ -531,6 +532,76 @@ def headers(draw: st.DrawFn) -> dict[str, Any]:
     return spec
 
 
+SAGA_NAMES = ("purchase", "transfer-item", "create_party")
+# Saga messages, apart from the drawn ones: every saga message carries the transaction id.
+SAGA_MESSAGES: dict[str, dict[str, Any]] = {
+    "StepCommand": {
+        "fields": {"transaction_id": "uuid"},
+        "types": {"DO": {"note": "str?"}, "UNDO": {"receipt": "str?"}},
+    },
+    "StepStatus": {
+        "fields": {"transaction_id": "uuid"},
+        "types": {"DONE": {"receipt": "str?"}, "FAILED": {}},
+    },
+    "SagaOutcome": {
+        "fields": {"transaction_id": "uuid"},
+        "types": {"COMPLETED": {"saga_type": "str?"}, "FAILED": {"reason": "str?", "error_code": "str?"}},
+    },
+    "SagaStart": {"fields": {"transaction_id": "uuid"}, "types": {"START": {}}},
+}
+
+
+def _saga_step(draw: st.DrawFn, index: int) -> dict[str, Any]:
+    """Step `index`: a command on its own topic, completed by a shared status topic, maybe undone."""
+    name = f"step_{index}"
+    command = f"COMMAND_TOPIC_STEP_{index}"
+    step: dict[str, Any] = {
+        "name": name,
+        "action": {"topic": command, "message": "StepCommand", "type": "DO"},
+        "completion": {"topic": "EVENT_TOPIC_STEP_STATUS", "message": "StepStatus", "success": ["DONE"]},
+    }
+    if draw(st.booleans()):
+        step["completion"]["failure"] = ["FAILED"]
+    if draw(st.integers(0, 3)) == 0:
+        step["compensation"] = "none"
+    else:
+        step["compensation"] = {"topic": command, "message": "StepCommand", "type": "UNDO"}
+        if draw(st.booleans()):
+            step["compensation"]["set"] = {"receipt": f"steps.{name}.receipt"}
+    if draw(st.booleans()):
+        step["timeout"] = draw(durations)
+    return step
+
+
+@st.composite
+def saga_sections(draw: st.DrawFn, models: list[str]) -> dict[str, Any]:
+    """Now and then one or two saga types over the drawn models, with 1-3 steps each."""
+    if draw(st.integers(0, 3)) > 0:
+        return {}
+    sagas: dict[str, Any] = {}
+    for name in draw(st.lists(st.sampled_from(SAGA_NAMES), min_size=1, max_size=2, unique=True)):
+        saga: dict[str, Any] = {
+            "data": draw(st.sampled_from(models)),
+            "steps": [_saga_step(draw, index) for index in range(1, draw(st.integers(1, 3)) + 1)],
+            "events": {"topic": "EVENT_TOPIC_SAGA_OUTCOME", "message": "SagaOutcome"},
+        }
+        if draw(st.booleans()):
+            saga["timeout"] = draw(durations)
+        if draw(st.booleans()):
+            saga["trigger"] = {"topic": "COMMAND_TOPIC_SAGA_START", "message": "SagaStart", "type": "START"}
+        sagas[name] = saga
+    return sagas
+
+
+# The service a drawn spec may call (`calls: [peer]`): written next to it, rendered, never started.
+PEER = {
+    "service": "peer",
+    "models": {"Thing": {"id": "uint32"}},
+    "state": {"things": {"key": "uint32", "value": "Thing"}},
+    "endpoints": {"/things/{id}": {"get": {"get": "things"}}},
+}
+
+
 @st.composite
 def specs(draw: st.DrawFn) -> dict[str, Any]:
     """A whole service spec as a dict, ready for `yaml.safe_dump`."""
@@ -542,6 +613,9 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
         for name in draw(st.lists(st.sampled_from(LOCK_NAMES), max_size=2, unique=True))
     }
     messages = draw(message_sections(sorted(models)))
+    sagas = draw(saga_sections(sorted(models)))
+    if sagas:
+        messages.update(SAGA_MESSAGES)
     database = draw(database_sections())
     consumes, produces = draw(topic_sections(messages, locks, bool(database.get("outbox"))))
     sections = {
@@ -554,6 +628,8 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
         "endpoints": draw(endpoint_sections(models, state)),
         "database": database,
         "tasks": draw(task_sections()),
+        "sagas": sagas,
+        "calls": ["peer"] if draw(st.integers(0, 3)) == 0 else [],
     }
     spec.update((key, section) for key, section in sections.items() if section)
     return spec
@@ -590,10 +666,29 @@ def _environment(spec: dict[str, Any], root: Path) -> Iterator[None]:
         for name in ("REDIS_URL", "BOOTSTRAP_SERVERS", "DB_HOST", "KAFKA_CONSUMER_GROUP"):
             os.environ.pop(name, None)
         unique = f"{spec['service']}-{uuid.uuid4().hex[:8]}"
-        os.environ.update(AUTH_MODE="off", ATLAS_ENV=unique, DB_SQLITE_PATH=str(root / "embedded.db"))
-        for token in {*spec.get("consumes", {}), *spec.get("produces", {})}:
+        os.environ.update(
+            AUTH_MODE="off",
+            ATLAS_ENV=unique,
+            DB_SQLITE_PATH=str(root / "embedded.db"),
+            BASE_SERVICE_URL="http://127.0.0.1:9/api/",  # calls are declared, never made
+        )
+        for token in _topic_tokens(spec):
             os.environ[token] = f"{unique}.{token.lower()}"
         yield
+
+
+def _topic_tokens(spec: dict[str, Any]) -> set[str]:
+    """Every topic token of a spec: consumed, produced and named by its sagas."""
+    tokens = {*spec.get("consumes", {}), *spec.get("produces", {})}
+    for saga in spec.get("sagas", {}).values():
+        tokens.add(saga["events"]["topic"])
+        if "trigger" in saga:
+            tokens.add(saga["trigger"]["topic"])
+        for step in saga["steps"]:
+            for part in ("action", "completion", "compensation"):
+                if isinstance(step[part], dict):
+                    tokens.add(step[part]["topic"])
+    return tokens
 
 
 @contextmanager
@@ -627,6 +722,10 @@ async def _probe(description: ServiceDescription, spec: dict[str, Any]) -> None:
                 response = await http.get("/api" + path, headers=tenant_headers())
                 assert response.status_code == 200, (path, response.status_code, response.text)
                 assert response.json()["data"] == [], response.text
+        if spec.get("sagas"):
+            response = await http.get("/api/sagas", headers=tenant_headers())
+            assert response.status_code == 200, response.text
+            assert response.json()["data"] == [], response.text
 
 
 def _report(text: str) -> None:
@@ -641,6 +740,8 @@ def _validates(spec: dict[str, Any], root: Path) -> bool:
     _report(text)
     (root / "specs").mkdir()
     (root / "specs" / "service.yaml").write_text(text, encoding="utf-8")
+    if spec.get("calls"):
+        (root / "specs" / "peer.yaml").write_text(yaml.safe_dump(PEER, sort_keys=False), encoding="utf-8")
     code, output = _cli("validate", "--specs", str(root / "specs"))
     _report(output)
     assert code in (0, 1), output
