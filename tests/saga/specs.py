@@ -9,9 +9,14 @@ from atlas_spec import ServiceSpec
 
 WORK_TOPICS = ("COMMAND_TOPIC_STOCK", "COMMAND_TOPIC_WALLET", "COMMAND_TOPIC_SHIPPING")
 STATUS_TOPICS = ("EVENT_TOPIC_STOCK_STATUS", "EVENT_TOPIC_WALLET_STATUS", "EVENT_TOPIC_SHIPPING_STATUS")
+# One status topic per step position: a participant that cannot echo `SAGA_STEP` (a generated
+# service) still has its answers matched to exactly one step (see `saga(own_status=True)`).
+STEP_STATUS_TOPICS = tuple(f"EVENT_TOPIC_S{i}_STATUS" for i in range(1, 6))
 ORDER_STATUS = "EVENT_TOPIC_ORDER_STATUS"
 ORDER_TRIGGER = "COMMAND_TOPIC_ORDER"
-TOKENS = (*WORK_TOPICS, *STATUS_TOPICS, ORDER_STATUS, ORDER_TRIGGER)
+TOKENS = (*WORK_TOPICS, *STATUS_TOPICS, *STEP_STATUS_TOPICS, ORDER_STATUS, ORDER_TRIGGER)
+
+PLACED = {"three": 3, "four": 4, "five": 5}
 
 MESSAGES: dict[str, Any] = {
     "Work": {
@@ -41,11 +46,17 @@ MESSAGES: dict[str, Any] = {
 }
 
 
-def step(index: int, *, compensation: Any = "undo", timeout: str | None = None) -> dict[str, Any]:
-    """Step `s<index>`: DO on one of three participants, undone by UNDO with its own receipt."""
+def step(
+    index: int, *, compensation: Any = "undo", timeout: str | None = None, own_status: bool = False
+) -> dict[str, Any]:
+    """Step `s<index>`: DO on one of three participants, undone by UNDO with its own receipt.
+
+    Its completion arrives on the participant's status topic, shared with the step three
+    places away, or with `own_status` on the topic of its position alone.
+    """
     name = f"s{index}"
     topic = WORK_TOPICS[(index - 1) % 3]
-    status = STATUS_TOPICS[(index - 1) % 3]
+    status = STEP_STATUS_TOPICS[index - 1] if own_status else STATUS_TOPICS[(index - 1) % 3]
     action: dict[str, Any] = {"topic": topic, "message": "Work", "type": "DO"}
     if index > 1:
         action["set"] = {"prev": f"steps.s{index - 1}.receipt"}
@@ -68,10 +79,12 @@ def step(index: int, *, compensation: Any = "undo", timeout: str | None = None) 
     return spec
 
 
-def saga(steps: int, *, timeout: str | None = None, **overrides: Any) -> dict[str, Any]:
+def saga(
+    steps: int, *, timeout: str | None = None, own_status: bool = False, **overrides: Any
+) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "data": "Order",
-        "steps": [step(i) for i in range(1, steps + 1)],
+        "steps": [step(i, own_status=own_status) for i in range(1, steps + 1)],
         "events": {"topic": ORDER_STATUS, "message": "OrderStatus"},
         **overrides,
     }
@@ -80,31 +93,35 @@ def saga(steps: int, *, timeout: str | None = None, **overrides: Any) -> dict[st
     return spec
 
 
+def service_document(
+    sagas: dict[str, Any], *, name: str = "orders", wire_case: str = "declared"
+) -> dict[str, Any]:
+    """The spec (as YAML would load it) of an orchestrator service declaring `sagas`."""
+    return {
+        "service": name,
+        "wire_case": wire_case,
+        "models": {"Order": {"order_id": "uint32", "amount": "int", "fail_step": "str?"}},
+        "messages": MESSAGES,
+        "sagas": sagas,
+    }
+
+
 def service(sagas: dict[str, Any], *, wire_case: str = "declared") -> ServiceSpec:
-    return ServiceSpec.model_validate(
-        {
-            "service": "orders",
-            "wire_case": wire_case,
-            "models": {"Order": {"order_id": "uint32", "amount": "int", "fail_step": "str?"}},
-            "messages": MESSAGES,
-            "sagas": sagas,
-        }
-    )
+    return ServiceSpec.model_validate(service_document(sagas, wire_case=wire_case))
 
 
 def trigger(steps: int) -> dict[str, str]:
     return {"topic": ORDER_TRIGGER, "message": "OrderCommand", "type": f"PLACE{steps}"}
 
 
+def order_sagas(*, own_status: bool = False) -> dict[str, Any]:
+    """`three`, `four` and `five`: 3, 4 and 5 steps, triggered by PLACE3/4/5."""
+    return {name: saga(n, own_status=own_status, trigger=trigger(n)) for name, n in PLACED.items()}
+
+
 def order_definitions(**sagas: Any) -> dict[str, SagaDefinition]:
-    """`three`, `four` and `five` (3, 4 and 5 steps, triggered by PLACE3/4/5) plus any `sagas` given."""
-    declared = {
-        "three": saga(3, trigger=trigger(3)),
-        "four": saga(4, trigger=trigger(4)),
-        "five": saga(5, trigger=trigger(5)),
-        **sagas,
-    }
-    return definitions_from_service(service(declared))
+    """The definitions of `order_sagas()` plus any `sagas` given."""
+    return definitions_from_service(service({**order_sagas(), **sagas}))
 
 
 def topics_for(suffix: str) -> dict[str, str]:

@@ -44,7 +44,12 @@ def replica(db: Database, **settings: object) -> SagaOrchestrator:
 async def test_two_reapers_compensate_each_stuck_saga_once(
     saga_db: Database, db_env: dict[str, str], saga_db_name: str
 ) -> None:
-    """With two replicas' reapers running, every overdue saga is timed out and compensated exactly once."""
+    """With two replicas' reapers running, every overdue saga is timed out and compensated exactly once.
+
+    Both reapers claim some of the sagas: each claims at most `reaper_batch` per
+    transaction and both start at once, so the second's first claim skips the rows the
+    first holds locked instead of finding nothing left.
+    """
     second_db = open_database(db_env, saga_db_name)
     fast = {"reaper_batch": 7, "reaper_interval": timedelta(milliseconds=50), "recovery_enabled": False}
     try:
@@ -58,6 +63,7 @@ async def test_two_reapers_compensate_each_stuck_saga_once(
         stuck = await first.get(ids[-1])
         assert stuck is not None and stuck.deadline is not None
         await asyncio.sleep(max(0.0, (stuck.deadline - utcnow()).total_seconds()) + 0.1)
+        assert await second.get(fresh) is not None  # its pool is connected: both claims start together
         loops = [asyncio.create_task(r.run()) for r in (first, second)]
         for _ in range(100):
             if first.stats["timed_out"] + second.stats["timed_out"] >= 40:
@@ -68,6 +74,7 @@ async def test_two_reapers_compensate_each_stuck_saga_once(
         second.stop()
         await asyncio.gather(*loops)
         assert first.stats["timed_out"] + second.stats["timed_out"] == 40
+        assert first.stats["timed_out"] >= 1 and second.stats["timed_out"] >= 1, "one reaper claimed all"
         rows = await staged(saga_db)
         for saga_id in ids:
             mine = [r for r in rows if r.saga_id == saga_id]
