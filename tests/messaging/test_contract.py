@@ -227,3 +227,31 @@ async def _counter(harness: Any, key: str) -> int:
         return int(await redis.get(key) or 0)
     finally:
         await redis.aclose()
+
+
+async def test_a_handlers_emits_continue_the_trace_and_echo_the_saga_step(harness: Any) -> None:
+    """What a handler emits keeps the handled message's trace id and carries its `SAGA_STEP` back."""
+    commands, answers = harness.topic("echo-cmd"), harness.topic("echo-answer")
+    messaging = harness.messaging({"CMD": commands, "ANSWER": answers})
+    messaging.producer.declare("ANSWER", harness.envelope, key="key")
+
+    async def answer(ctx: MessageContext, message: Any) -> None:
+        await messaging.producer.emit("ANSWER", _cmd("DONE", message.body["n"]))
+
+    consumer = messaging.consumer(commit_interval=0.05)
+    consumer.subscribe("CMD", harness.envelope, {"DO": answer})
+    await messaging.start()
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    headers = [
+        *harness.tenant.kafka_headers(),
+        ("traceparent", f"00-{trace_id}-00f067aa0ba902b7-01".encode()),
+        ("SAGA_STEP", b"reserve"),
+    ]
+    command = json.dumps(_cmd("DO", 7)).encode()
+    await messaging.producer.send(OutboundMessage(commands, b"k", command, headers))
+    await messaging.producer.send(OutboundMessage(commands, b"k", command, harness.tenant.kafka_headers()))
+    first, second = await harness.read(answers, 2)
+    echoed = dict(first.headers)
+    assert echoed["SAGA_STEP"] == b"reserve"
+    assert echoed["traceparent"].decode().split("-")[1] == trace_id
+    assert "SAGA_STEP" not in dict(second.headers)  # nothing to echo: nothing made up

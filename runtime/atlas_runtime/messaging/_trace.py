@@ -1,8 +1,10 @@
 """W3C trace context carried through messages: `traceparent` and `tracestate` headers.
 
-The consumer binds the incoming trace context for the duration of a handler; the
-producer copies the bound context into outgoing headers, starting a new trace (a fresh
-trace id and span id) when none is bound, so every message carries one.
+The consumer binds the incoming message's headers for the duration of a handler; the
+producer copies the bound trace context into outgoing headers, starting a new trace (a
+fresh trace id and span id) when none is bound, so every message carries one. It also
+echoes `SAGA_STEP`: a participant's answer then names the saga step it answers, which
+the orchestrator matches on (a generated handler never has to copy it by hand).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from atlas_runtime.messaging._records import Headers
 
 TRACEPARENT = "traceparent"
 TRACESTATE = "tracestate"
+SAGA_STEP = "SAGA_STEP"
+ECHOED = frozenset({SAGA_STEP})  # copied as they are from a handled message onto what it emits
 _TRACEPARENT_RE = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 
 
@@ -64,9 +68,24 @@ class TraceContext:
         return out
 
 
-# Holds a parsed context, or the raw headers of the message being handled: those are
-# parsed only when something asks (most handlers never emit), then cached in place.
-_current: ContextVar[TraceContext | Headers | None] = ContextVar("atlas_trace", default=None)
+class _MessageHeaders:
+    """The headers of the message being handled; its trace context is parsed on first use
+    (most handlers never emit)."""
+
+    __slots__ = ("_parsed", "_trace", "headers")
+
+    def __init__(self, headers: Headers) -> None:
+        self.headers = headers
+        self._trace: TraceContext | None = None
+        self._parsed = False
+
+    def trace(self) -> TraceContext | None:
+        if not self._parsed:
+            self._trace, self._parsed = TraceContext.from_headers(self.headers), True
+        return self._trace
+
+
+_current: ContextVar[TraceContext | _MessageHeaders | None] = ContextVar("atlas_trace", default=None)
 
 
 def current_trace() -> TraceContext | None:
@@ -74,17 +93,15 @@ def current_trace() -> TraceContext | None:
     value = _current.get()
     if value is None or isinstance(value, TraceContext):
         return value
-    parsed = TraceContext.from_headers(value)
-    _current.set(parsed)
-    return parsed
+    return value.trace()
 
 
-def bind_message_headers(headers: Headers) -> Token[TraceContext | Headers | None]:
-    """Bind the trace context carried by `headers` (parsed lazily); undo with `unbind_trace`."""
-    return _current.set(headers)
+def bind_message_headers(headers: Headers) -> Token[TraceContext | _MessageHeaders | None]:
+    """Bind the headers of the message being handled; undo with `unbind_trace`."""
+    return _current.set(_MessageHeaders(headers))
 
 
-def unbind_trace(token: Token[TraceContext | Headers | None]) -> None:
+def unbind_trace(token: Token[TraceContext | _MessageHeaders | None]) -> None:
     _current.reset(token)
 
 
@@ -99,6 +116,10 @@ def bind_trace(trace: TraceContext | None) -> Iterator[TraceContext | None]:
 
 
 def outgoing_trace_headers() -> Headers:
-    """Headers continuing the bound trace, or starting a new one."""
+    """Headers continuing the bound trace (or starting a new one), and the echoed ones."""
+    value = _current.get()
     trace = current_trace()
-    return (trace.child() if trace else TraceContext.new()).headers()
+    out = (trace.child() if trace else TraceContext.new()).headers()
+    if isinstance(value, _MessageHeaders):
+        out.extend((name, raw) for name, raw in value.headers if name in ECHOED)
+    return out

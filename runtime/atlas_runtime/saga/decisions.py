@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from atlas_runtime.messaging._trace import SAGA_STEP
 from atlas_runtime.saga.definition import (
     CommandTemplate,
     SagaDefinition,
@@ -37,7 +38,7 @@ from atlas_runtime.saga.definition import (
 from atlas_runtime.saga.errors import CommandBuildError
 from atlas_runtime.saga.model import Failure, Saga, SagaStatus, StepState, StepStatus
 
-STEP_HEADER = "SAGA_STEP"
+STEP_HEADER = SAGA_STEP  # echoed by participants' handlers (atlas_runtime.messaging)
 """Header naming the step a command belongs to; a participant that echoes it gets exact matching."""
 
 SAGA_TIMEOUT = "SAGA_TIMEOUT"
