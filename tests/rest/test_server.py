@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from atlas_runtime.db.drainer import BACKLOG
 from atlas_runtime.rest import MEDIA_TYPE, REQUEST_ID_HEADER
 
 from .conftest import MAX_BODY, Api
@@ -258,6 +259,15 @@ async def test_metrics_record_route_templates(api: Api) -> None:
     )
     assert 'route="/api/members/{id}",status="404"' in text
     assert "/api/members/7" not in text
+
+
+async def test_metrics_include_the_runtimes_process_metrics(api: Api) -> None:
+    """`/metrics` also serves the runtime's process-wide metrics (outbox, sagas) and the process's."""
+    BACKLOG.labels("metrics-probe").set(3)
+    text = (await api.client.get("/metrics")).text
+    assert 'atlas_outbox_backlog{service="metrics-probe"} 3.0' in text
+    assert "process_cpu_seconds_total" in text or "python_gc_objects_collected_total" in text
+    assert text.count("# TYPE atlas_http_request_duration_seconds histogram") == 1
 
 
 async def test_access_log_carries_request_id_and_route(api: Api, caplog: pytest.LogCaptureFixture) -> None:

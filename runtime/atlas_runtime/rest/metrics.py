@@ -1,8 +1,11 @@
 """Prometheus metrics of one app: a per-route latency histogram and an in-flight gauge.
 
 Each app gets its own `CollectorRegistry`, so several apps in one process (tests,
-the whole ecosystem run locally) never collide. Routes are labelled by their
-template (`/api/parties/{id}`), never by the concrete path, to bound cardinality.
+the whole ecosystem run locally) never collide. `/metrics` also serves the process-wide
+default registry, where the runtime's own metrics live (outbox backlog and leadership,
+saga steps and outcomes, labelled by service) next to the process and GC collectors.
+Routes are labelled by their template (`/api/parties/{id}`), never by the concrete path,
+to bound cardinality.
 """
 
 from __future__ import annotations
@@ -10,7 +13,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import Response
 from starlette.types import Scope
@@ -57,8 +67,9 @@ class RouteMetrics:
         self.latency.labels(route, method, str(status)).observe(seconds)
 
     async def endpoint(self, request: StarletteRequest) -> Response:
-        """`GET /metrics` in the Prometheus text format."""
-        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+        """`GET /metrics` in the Prometheus text format: this app's metrics, then the process's."""
+        text = generate_latest(self.registry) + generate_latest(REGISTRY)
+        return Response(text, media_type=CONTENT_TYPE_LATEST)
 
 
 def _endpoint_templates(routes: Iterable[Any], prefix: str = "") -> dict[int, str]:
