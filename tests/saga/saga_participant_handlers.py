@@ -16,7 +16,6 @@ Imported only by the participant processes, where the rendered package is on the
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from atlas_saga_participant.messages import WorkDo, WorkUndo
 from atlas_saga_participant.protocols import Context
@@ -54,8 +53,9 @@ def _record(ctx: Context, saga_id: str, step: str, kind: str, *, correct: bool) 
 
 
 def _header(ctx: Context, name: str) -> str:
-    record: Any = ctx.record  # type: ignore[attr-defined]  # the consumed record; not in BaseContext
-    raw: bytes | None = record.header(name)
+    record = ctx.record
+    assert record is not None, "called from a message handler"
+    raw = record.header(name)
     if raw is None:
         raise ValueError(f"the command on {record.topic} carries no {name} header")
     return raw.decode()

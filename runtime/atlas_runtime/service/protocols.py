@@ -12,6 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeVar
 
 from atlas_runtime.db.tenancy import TenantSession
+from atlas_runtime.messaging import Record
 from atlas_runtime.service.context import HandlerLogger
 from atlas_runtime.state.specs import Seconds
 from atlas_runtime.tenant import Tenant
@@ -66,6 +67,11 @@ class BaseContext(Protocol):
     def db(self) -> TenantSession: ...
     @property
     def calls(self) -> Any: ...
+    @property
+    def record(self) -> Record | None:
+        """The consumed Kafka record (topic, partition, offset, key, headers); None outside messages."""
+        ...
+
     async def emit(self, token: str, message: Any) -> None: ...
 
 
