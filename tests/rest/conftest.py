@@ -47,6 +47,8 @@ async def get_member(ctx: Seen, request: Request) -> Member:
         raise RuntimeError("secret internal detail: password=hunter2")
     if member_id == 503:
         raise BackendUnavailable("Redis", "redis://10.0.0.1:6379/0")
+    if member_id == 501:
+        raise NotImplementedError("tests.rest.conftest:get_member")  # as a scaffolded stub does
     ctx.calls.append(
         {
             "tenant": current_tenant(),

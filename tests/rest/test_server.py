@@ -120,6 +120,14 @@ async def test_unexpected_error_is_500_without_internals(api: Api) -> None:
     assert response.headers[REQUEST_ID_HEADER] in error["detail"]
 
 
+async def test_a_stub_handler_is_501(api: Api) -> None:
+    """A handler still raising `NotImplementedError` (a scaffolded stub) answers 501, naming no code."""
+    response = await api.client.get("/api/members/501", headers=api.headers())
+    error = only_error(response, 501)
+    assert error["title"] == "Not Implemented"
+    assert "conftest" not in response.text
+
+
 async def test_backend_unavailable_is_503_with_retry_after(api: Api) -> None:
     """A transient backend failure is a 503 with `Retry-After`, without the backend's address."""
     response = await api.client.get("/api/members/503", headers=api.headers())

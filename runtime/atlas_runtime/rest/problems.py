@@ -2,8 +2,9 @@
 
 `HTTPProblem` subclasses answer with their own status; `BackendUnavailable` is 503
 with `Retry-After`; FastAPI's validation errors are 422 with pointers; Starlette's
-404/405 keep their status; anything else is a 500 that reveals nothing internal
-(the details go to the log, with the request id).
+404/405 keep their status; a handler that raises `NotImplementedError` (a scaffolded
+stub) is 501; anything else is a 500 that reveals nothing internal (the details go to
+the log, with the request id).
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ class InternalServerError(HTTPProblem):
     title = "Internal Server Error"
 
 
+class NotImplementedProblem(HTTPProblem):
+    status = 501
+    title = "Not Implemented"
+
+
 def problem_response(problem: HTTPProblem) -> JsonApiResponse:
     """The JSON:API error response of `problem` (its status and headers)."""
     return JsonApiResponse(error_document(problem), status_code=problem.status, headers=problem.headers)
@@ -78,6 +84,9 @@ def response_for(error: BaseException) -> JsonApiResponse:
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             )
         )
+    if isinstance(error, NotImplementedError):
+        log.warning("answering 501: %s is not implemented yet", error)
+        return problem_response(NotImplementedProblem("this operation's handler is not implemented yet"))
     log.error("unhandled error (request id %s)", current_request_id(), exc_info=error)
     detail = f"the request failed; quote request id {current_request_id()} when reporting it"
     return problem_response(InternalServerError(detail))
