@@ -9,7 +9,10 @@ Produces N envelopes to a fresh topic (4 partitions) on the broker of BOOTSTRAP_
 - runtime: `Messaging` consumer, per-partition workers, JSON decode + pydantic
   validation, tenant headers, prefix commits, no-op handler, inbox marker off;
 - runtime+inbox: the same with the in-process inbox marker per message;
-- runtime+redis-inbox (with --redis): the exactly-once path against Redis.
+- runtime+redis-inbox (with --redis): the exactly-once path against Redis, one
+  transaction per message (`RedisInbox`);
+- runtime+state-inbox (with --redis): the exactly-once path generated services use, the
+  state store's inbox on Redis, committing runs of queued messages in one transaction.
 
 Throughput is measured from the first to the last message handled (group join excluded).
 
@@ -32,6 +35,7 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic_core import from_json
 
 from atlas_runtime.messaging import MemoryStore, MessageContext, Messaging, MessagingSettings
+from atlas_runtime.state import RedisBackend, StateStore
 from atlas_runtime.tenant import Tenant
 
 TENANT = Tenant(uuid.UUID("083839c6-c47c-42a6-9585-76492795d123"), "GMS", 83, 1)
@@ -99,7 +103,10 @@ async def runtime(bootstrap: str, topic: str, count: int, *, inbox: str | None) 
         bootstrap_servers=[bootstrap],
         redis_url=os.environ.get("REDIS_URL") if inbox == "redis" else None,
     )
-    messaging = Messaging(settings, store=MemoryStore())
+    state = None
+    if inbox == "state":
+        state = StateStore(RedisBackend.from_url(os.environ["REDIS_URL"]), service="bench", prefix="bench")
+    messaging = Messaging(settings, store=MemoryStore(), state=state)
     seen, first, done = 0, 0.0, asyncio.Event()
 
     async def noop(ctx: MessageContext, message: Envelope) -> None:
@@ -116,6 +123,8 @@ async def runtime(bootstrap: str, topic: str, count: int, *, inbox: str | None) 
     await done.wait()
     elapsed = time.perf_counter() - first
     await messaging.stop()
+    if state is not None:
+        await state.aclose()
     return count / elapsed
 
 
@@ -139,6 +148,9 @@ def main() -> None:
     if args.redis:
         results["runtime, no-op + Redis inbox"] = asyncio.run(
             runtime(bootstrap, topic, min(args.messages, 50_000), inbox="redis")
+        )
+        results["runtime, no-op + state-store inbox (batched)"] = asyncio.run(
+            runtime(bootstrap, topic, min(args.messages, 50_000), inbox="state")
         )
     base = results["raw confluent-kafka (auto-commit)"]
     print(f"{'consumer':40} {'msg/s':>10} {'vs raw':>8}")

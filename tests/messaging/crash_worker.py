@@ -2,10 +2,11 @@
 
 Run as a script with CRASH_TOPIC, CRASH_GROUP, CRASH_PREFIX, BOOTSTRAP_SERVERS and
 REDIS_URL set (and CRASH_HANDLER_DELAY, seconds per message, to pace the work so kills land
-mid-run); it consumes until killed. The per-key counter is bumped only through the
-Redis inbox's commit (one MULTI/EXEC with the processed-message marker). Every delivery
-that reaches the inbox also bumps `<prefix>:deliveries` at once (outside the
-transaction), so the test can count redeliveries.
+mid-run); it consumes until killed. The inbox is the one generated services use: the state
+store's, on Redis, committing runs of queued messages in one MULTI/EXEC with their markers.
+The per-key counter is bumped only through that commit. Every handler run also bumps
+`<prefix>:deliveries` at once (outside the transaction), so the test can count the runs
+that a kill or a conflict made happen again.
 """
 
 from __future__ import annotations
@@ -18,30 +19,14 @@ from typing import Any
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from atlas_runtime.messaging import Inbox, InboxScope, MessageContext, Messaging, MessagingSettings, Outcome
-from atlas_runtime.messaging._inbox import Handler
+from atlas_runtime.messaging import MessageContext, Messaging, MessagingSettings
+from atlas_runtime.state import RedisBackend, StateStore
 
 
 class Count(BaseModel):
     type: str
     body: dict[str, Any]
     key: str
-
-
-class CountingInbox:
-    """Counts deliveries, then defers to the real inbox."""
-
-    def __init__(self, inner: Inbox, redis: Redis, key: str) -> None:
-        self._inner = inner
-        self._redis = redis
-        self._key = key
-
-    async def process(self, scope: InboxScope, message_id: str | None, handler: Handler) -> Outcome:
-        await self._redis.incr(self._key)
-        return await self._inner.process(scope, message_id, handler)
-
-    async def close(self) -> None:
-        await self._inner.close()
 
 
 async def main() -> None:
@@ -51,16 +36,15 @@ async def main() -> None:
         topics={"COUNT": os.environ["CRASH_TOPIC"]},
         consumer_group=os.environ["CRASH_GROUP"],
         bootstrap_servers=os.environ["BOOTSTRAP_SERVERS"].split(","),
-        redis_url=os.environ["REDIS_URL"],
         kafka_config={"session.timeout.ms": 6000, "heartbeat.interval.ms": 500},
     )
-    messaging = Messaging(settings, key_prefix=prefix)
+    state = StateStore(RedisBackend.from_url(os.environ["REDIS_URL"]), service="crash", prefix=prefix)
+    messaging = Messaging(settings, state=state)
     redis = Redis.from_url(os.environ["REDIS_URL"])
-    messaging.inbox = CountingInbox(messaging.inbox, redis, f"{prefix}:deliveries")
-
     delay = float(os.environ.get("CRASH_HANDLER_DELAY", "0"))
 
     async def count(ctx: MessageContext, message: Count) -> None:
+        await redis.incr(f"{prefix}:deliveries")
         await asyncio.sleep(delay)
         ctx.unit.incr(f"{prefix}:count:{message.key}")
 

@@ -134,7 +134,7 @@ def test_sigkilled_consumers_apply_every_message_exactly_once(kafka_bootstrap: s
         elapsed = time.monotonic() - started
         counts = {f"key-{k}": int(client.get(f"{prefix}:count:key-{k}") or 0) for k in range(KEYS)}
         deliveries = int(client.get(f"{prefix}:deliveries") or 0)
-        markers = sum(1 for _ in client.scan_iter(f"{prefix}:inbox:{group}:*", count=5000))
+        markers = sum(1 for _ in client.scan_iter(f"{prefix}:crash:_inbox:*", count=5000))
         print(
             f"\ncrash test: {kills} kills, {deliveries} deliveries for {MESSAGES} messages, "
             f"{deliveries - MESSAGES} redeliveries, {elapsed:.1f}s"

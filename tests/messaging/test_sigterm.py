@@ -148,4 +148,8 @@ def test_sigterm_drains_the_in_flight_handler_commits_and_exits(
     assert sorted(probe.entries("started")) == ["0:0", "0:1", "1:0", "1:1"], worker_log  # nothing new
     assert sorted(probe.entries("finished")) == ["0:0", "0:1", "1:0"], worker_log
     assert probe.entries("cancelled") == ["1:1"], worker_log
-    assert _committed(kafka_bootstrap, group, topic) == [2, 1], worker_log
+    # Partition 0 commits both finished messages. On partition 1 the quick message may have
+    # shared a batch (one atomic commit) with the stuck one, which was cancelled: then neither
+    # committed and both are redelivered. Never is an offset past an unfinished message committed.
+    committed = _committed(kafka_bootstrap, group, topic)
+    assert committed[0] == 2 and committed[1] in (-1001, 1), worker_log

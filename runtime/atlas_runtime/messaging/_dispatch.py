@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ from atlas_runtime.errors import InvalidTenantError
 from atlas_runtime.messaging._codec import EnvelopeCodec, envelope_field
 from atlas_runtime.messaging._context import ContextFactory, MessageContext, MessageHandler
 from atlas_runtime.messaging._errors import MessageDecodeError
-from atlas_runtime.messaging._inbox import Inbox, InboxScope, Outcome, Unit
+from atlas_runtime.messaging._inbox import BatchInbox, Handler, Inbox, InboxItem, InboxScope, Outcome, Unit
 from atlas_runtime.messaging._producer import Producer
 from atlas_runtime.messaging._records import (
     DLT_SUFFIX,
@@ -89,6 +89,55 @@ def dead_letter_message(
     return OutboundMessage(record.topic + DLT_SUFFIX, record.key, record.value or b"", headers)
 
 
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A decoded record with a handler: everything a handler run needs."""
+
+    subscription: Subscription
+    record: Record
+    tenant: Tenant
+    scope: InboxScope
+    handler: MessageHandler
+    envelope: Any
+    message_id: str | None
+
+
+def _never() -> bool:
+    return False
+
+
+class _Run:
+    """Consecutive records handled together: messages of one inbox scope, and skipped records."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[Record, _Prepared | None]] = []
+        self.messages: list[_Prepared] = []
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def accepts(self, message: _Prepared | None) -> bool:
+        """Whether `message` joins the run (None: a skipped record, finished with its neighbours)."""
+        return message is None or not self.messages or message.scope == self.messages[0].scope
+
+    def add(self, record: Record, message: _Prepared | None) -> None:
+        self.entries.append((record, message))
+        if message is not None:
+            self.messages.append(message)
+
+    def records_through(self, handled: int) -> int:
+        """How many records are finished once its first `handled` messages are."""
+        if handled == len(self.messages):
+            return len(self.entries)
+        seen = 0
+        for index, (_, message) in enumerate(self.entries):
+            if message is not None:
+                if seen == handled:
+                    return index
+                seen += 1
+        return len(self.entries)
+
+
 class Dispatcher:
     """Runs the handlers of fetched records.
 
@@ -114,6 +163,7 @@ class Dispatcher:
         self._group = group
         self._subscriptions = subscriptions
         self._inbox = inbox
+        self._batch_inbox = inbox if isinstance(inbox, BatchInbox) else None
         self._producer = producer
         self._backoff = backoff
         self._context_factory = context_factory
@@ -124,19 +174,53 @@ class Dispatcher:
 
     async def handle(self, record: Record) -> None:
         """Finish `record`: handle it, skip it or dead-letter it. Raises only on cancellation."""
+        decoded = self._decode(record)
+        if isinstance(decoded, _Prepared):
+            await self._handle_with_retry(decoded)
+        elif decoded is not None:
+            await self._reject(self._subscriptions[record.topic], record, decoded, attempts=0)
+
+    async def handle_batch(self, records: Sequence[Record], *, stop: Callable[[], bool] = _never) -> int:
+        """Finish consecutive records of one partition, in order; returns how many, from the first.
+
+        With a `BatchInbox`, each run of messages of one tenant commits in one atomic step
+        (one round trip for all their markers, one for the commit); a failing or conflicting
+        run is handled again one message at a time, with the usual retries. Once `stop()` is
+        true no further message starts: the count then says where to resume.
+        """
+        finished, run = 0, _Run()
+        for record in records:
+            decoded = self._decode(record)
+            if not isinstance(decoded, BaseException) and run.accepts(decoded):
+                run.add(record, decoded)
+                continue
+            done = await self._handle_run(run, stop)
+            finished += done
+            if done < len(run) or stop():
+                return finished
+            run = _Run()
+            if isinstance(decoded, BaseException):
+                await self._reject(self._subscriptions[record.topic], record, decoded, attempts=0)
+                finished += 1
+            else:
+                run.add(record, decoded)
+        return finished + await self._handle_run(run, stop)
+
+    def _decode(self, record: Record) -> _Prepared | BaseException | None:
+        """The message to handle; None when its type has no handler; the error when it is rejected."""
         subscription = self._subscriptions[record.topic]
         try:
             tenant, scope = self._tenant(record.headers)
             message_type, data = EnvelopeCodec.peek(record.value)
             handler = subscription.handlers.get(message_type)
             if handler is None:
-                return
+                return None
             envelope = subscription.codec.decode(data)
         except (InvalidTenantError, MessageDecodeError) as error:
             log.error("rejecting %s: %s", record.coordinates, error)
-            await self._reject(subscription, record, error, attempts=0)
-            return
-        await self._handle_with_retry(subscription, record, tenant, scope, handler, envelope)
+            return error
+        message_id = self._message_id(subscription, record, envelope)
+        return _Prepared(subscription, record, tenant, scope, handler, envelope, message_id)
 
     def _tenant(self, headers: Headers) -> tuple[Tenant, InboxScope]:
         """Parse the tenant headers, memoised with the inbox scope: a consumer sees few tenants."""
@@ -154,25 +238,41 @@ class Dispatcher:
                 self._tenants[tuple(headers[:4])] = found
         return found
 
-    async def _handle_with_retry(
-        self,
-        subscription: Subscription,
-        record: Record,
-        tenant: Tenant,
-        scope: InboxScope,
-        handler: MessageHandler,
-        envelope: Any,
-    ) -> None:
-        message_id = self._message_id(subscription, record, envelope)
-        policy = subscription.retry
+    async def _handle_run(self, run: _Run, stop: Callable[[], bool]) -> int:
+        """Handle a run; returns how many of its records are finished (all, unless stopped)."""
+        messages = run.messages
+        if len(messages) > 1 and self._batch_inbox is not None:
+            items = [InboxItem(m.message_id, self._runner(m, attempt=1, bind=True)) for m in messages]
+            tenant_token = _tenant_var.set(messages[0].tenant)
+            try:
+                outcomes = await self._batch_inbox.process_batch(messages[0].scope, items, stop=stop)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.info("a batch of %d messages failed (%r); handling them one by one", len(items), error)
+            else:
+                for outcome in outcomes:
+                    self._count(outcome)
+                return run.records_through(len(outcomes))
+            finally:
+                _tenant_var.reset(tenant_token)
+        for index, (_, message) in enumerate(run.entries):
+            if index and stop():
+                return index
+            if message is not None:
+                await self._handle_with_retry(message)
+        return len(run)
+
+    async def _handle_with_retry(self, message: _Prepared) -> None:
+        record, tenant, policy = message.record, message.tenant, message.subscription.retry
         attempt = 0
         while True:
             attempt += 1
-            run = self._runner(record, tenant, attempt, handler, envelope, message_id)
+            run = self._runner(message, attempt=attempt)
             trace_token = bind_message_headers(record.headers)
             tenant_token = _tenant_var.set(tenant)  # as_tenant() without the contextmanager cost
             try:
-                outcome = await self._inbox.process(scope, message_id, run)
+                outcome = await self._inbox.process(message.scope, message.message_id, run)
             except asyncio.CancelledError:
                 raise
             except Exception as error:
@@ -186,33 +286,45 @@ class Dispatcher:
                     exc_info=error,
                 )
                 if attempt >= policy.attempts:
-                    await self._reject(subscription, record, error, attempts=attempt)
+                    await self._reject(message.subscription, record, error, attempts=attempt)
                     return
                 await self._backoff(record.tp, policy.backoff(attempt))
                 continue
             finally:
                 _tenant_var.reset(tenant_token)
                 unbind_trace(trace_token)
-            if outcome is Outcome.DUPLICATE:
-                self.duplicates += 1
-            else:
-                self.handled += 1
+            self._count(outcome)
             return
 
-    def _runner(
-        self,
-        record: Record,
-        tenant: Tenant,
-        attempt: int,
-        handler: MessageHandler,
-        envelope: Any,
-        message_id: str | None,
-    ) -> Callable[[Unit], Awaitable[None]]:
+    def _count(self, outcome: Outcome) -> None:
+        if outcome is Outcome.DUPLICATE:
+            self.duplicates += 1
+        else:
+            self.handled += 1
+
+    def _runner(self, message: _Prepared, *, attempt: int, bind: bool = False) -> Handler:
+        """The inbox handler of one attempt; `bind` binds the message's headers around it (batches)."""
+        record = message.record
+
         async def run(unit: Unit) -> None:
             ctx = MessageContext(
-                tenant, record, attempt, unit, self._producer, group=self._group, message_id=message_id
+                message.tenant,
+                record,
+                attempt,
+                unit,
+                self._producer,
+                group=self._group,
+                message_id=message.message_id,
             )
-            await handler(self._context_factory(ctx) if self._context_factory else ctx, envelope)
+            handler_ctx = self._context_factory(ctx) if self._context_factory else ctx
+            if not bind:
+                await message.handler(handler_ctx, message.envelope)
+                return
+            trace_token = bind_message_headers(record.headers)
+            try:
+                await message.handler(handler_ctx, message.envelope)
+            finally:
+                unbind_trace(trace_token)
 
         return run
 

@@ -87,25 +87,37 @@ class _PartitionWorker:
         self._wake.set()
 
     async def _run(self) -> None:
-        queue, handle, finish = self.queue, self._engine.handle, self.tracker.finish
+        queue, batch, finish = self.queue, self._engine.max_batch, self.tracker.finish
         while not self._closing:
             while queue and not self._closing:
-                record = queue.popleft()
+                records = [queue.popleft() for _ in range(min(len(queue), batch))]
                 self.busy = True
                 try:
-                    try:
-                        await handle(record)
-                    except Exception:  # never from a handler: the dispatcher catches those
-                        await self._engine.recover(record)
+                    done = await self._handle(records)
                 finally:
                     self.busy = False
                     if self._drained is not None and not self._drained.done():
                         self._drained.set_result(None)
-                finish(record.offset)
-                self._engine.finished(self)
+                queue.extendleft(reversed(records[done:]))  # not started yet: next round (or never)
+                for record in records[:done]:
+                    finish(record.offset)
+                    self._engine.finished(self)
             self._wake.clear()
             if not self._closing:
                 await self._wake.wait()
+
+    async def _handle(self, records: list[Record]) -> int:
+        """Handle what was queued, one record alone or several as a batch; how many finished."""
+        engine = self._engine
+        try:
+            if len(records) == 1:
+                await engine.handle(records[0])
+                return 1
+            return await engine.handle_batch(records, stop=lambda: self._closing)
+        except Exception:  # never from a handler: the dispatcher catches those
+            for record in records:  # finished records are recognised as duplicates by the inbox
+                await engine.recover(record)
+            return len(records)
 
     async def drain(self, timeout: float) -> int | None:
         """Stop taking records, wait (bounded) for the one in hand, return the offset to commit."""
@@ -140,6 +152,8 @@ class ConsumerEngine:
         commit_interval: seconds after which finished messages are committed anyway.
         drain_timeout: seconds `stop()` waits for in-flight handlers.
         revoke_timeout: seconds a revocation waits for in-flight handlers.
+        max_batch: queued records of one partition handed to the dispatcher at once (their
+            effects commit together where the inbox allows); 1 handles one at a time.
     """
 
     def __init__(
@@ -153,6 +167,7 @@ class ConsumerEngine:
         commit_interval: float = 1.0,
         drain_timeout: float = 10.0,
         revoke_timeout: float = 5.0,
+        max_batch: int = 100,
     ) -> None:
         self._source = source
         self._dispatcher = dispatcher
@@ -163,6 +178,8 @@ class ConsumerEngine:
         self._drain_timeout = drain_timeout
         self._revoke_timeout = revoke_timeout
         self.handle = dispatcher.handle
+        self.handle_batch = dispatcher.handle_batch
+        self.max_batch = max(1, max_batch)
         self._workers: dict[TopicPartition, _PartitionWorker] = {}
         self._assigned: set[TopicPartition] = set()
         self._pause_reasons: dict[TopicPartition, set[str]] = {}

@@ -17,15 +17,16 @@ keeps the atomic commit of effects and emits.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from atlas_runtime.messaging._records import OutboundMessage
 
 DEFAULT_RETENTION = 7 * 24 * 3600.0
 MAX_CONFLICT_RERUNS = 50
+BATCH_CONFLICT_RERUNS = 2  # a batch watches more keys for longer: past this, one message at a time
 
 
 class Outcome(Enum):
@@ -65,6 +66,14 @@ class Unit(Protocol):
 Handler = Callable[[Unit], Awaitable[None]]
 
 
+@dataclass(frozen=True, slots=True)
+class InboxItem:
+    """One message of a batch: its id (None: no marker) and its handler."""
+
+    message_id: str | None
+    handler: Handler
+
+
 class Inbox(Protocol):
     """Runs a handler at most once per message id, with its effects committed atomically."""
 
@@ -73,6 +82,22 @@ class Inbox(Protocol):
 
     async def close(self) -> None:
         """Release connections."""
+
+
+@runtime_checkable
+class BatchInbox(Inbox, Protocol):
+    """An inbox that also commits several messages of one scope in one atomic step."""
+
+    async def process_batch(
+        self, scope: InboxScope, items: Sequence[InboxItem], *, stop: Callable[[], bool]
+    ) -> list[Outcome]:
+        """Run the handlers in order against one shared unit and commit them with their markers at once.
+
+        Later handlers see the writes of earlier ones. Once `stop()` is true no further
+        handler starts and the ones that ran commit: the outcomes cover a prefix of `items`.
+        A handler error propagates and nothing is applied; so does `UnitConflict` after a
+        few conflicting reruns (the caller then handles the messages one by one).
+        """
 
 
 def marker_key(prefix: str, scope: InboxScope, message_id: str) -> str:

@@ -11,14 +11,17 @@ onto the outbox list) in ONE MULTI/EXEC on Redis, or one atomic step in process.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from atlas_runtime.messaging._errors import UnitConflict
 from atlas_runtime.messaging._inbox import (
+    BATCH_CONFLICT_RERUNS,
     DEFAULT_RETENTION,
     MAX_CONFLICT_RERUNS,
     Handler,
+    InboxItem,
     InboxScope,
     Outcome,
 )
@@ -28,6 +31,10 @@ from atlas_runtime.state import PushValues, RedisBackend, SetValue, StateConflic
 from atlas_runtime.state.backend import ExtraCommand
 
 log = logging.getLogger("atlas_runtime.messaging.inbox")
+
+# A batch starts no handler after this long: slow handlers gain nothing from batching, and
+# a short batch loses little when shutdown or a crash discards it.
+BATCH_BUDGET = 0.05
 
 
 class _StateUnit:
@@ -86,34 +93,70 @@ class StateInbox:
         self._retention_ms = max(1, int(retention * 1000))
         self.on_commit = on_commit
 
+    def _marker(self, scope: InboxScope, message_id: str | None) -> str | None:
+        if message_id is None:
+            return None
+        return self._store.internal_key("inbox", f"{scope.group}:{message_id}")
+
     async def process(self, scope: InboxScope, message_id: str | None, handler: Handler) -> Outcome:
         """Run `handler` once per message id in `scope` (the current tenant), committing atomically."""
-        marker = (
-            None if message_id is None else self._store.internal_key("inbox", f"{scope.group}:{message_id}")
-        )
+        marker = self._marker(scope, message_id)
         for _ in range(MAX_CONFLICT_RERUNS):
             async with self._store.unit_of_work() as uow:
                 if marker is not None and await uow.read(marker) is not None:
                     return Outcome.DUPLICATE
                 unit = _StateUnit(uow)
                 await handler(unit)
-                extras = await unit.extras()
-                if marker is not None:
-                    extras.append(SetValue(marker, "1", ttl_ms=self._retention_ms))
-                if unit.emits:
-                    entries = tuple(encode_entry(m).decode() for m in unit.emits)
-                    extras.append(PushValues(self.outbox_key, entries))
-                if not extras and not uow.staged:
+                if await self._commit(uow, unit, [marker] if marker is not None else []):
                     return Outcome.PROCESSED
-                try:
-                    await uow.commit(extras)
-                except StateConflict:
-                    log.debug("watched key changed during %s; running the handler again", message_id)
-                    continue
-            if unit.emits and self.on_commit is not None:
-                self.on_commit()
-            return Outcome.PROCESSED
+            log.debug("watched key changed during %s; running the handler again", message_id)
         raise UnitConflict(f"message {message_id} conflicted {MAX_CONFLICT_RERUNS} times in a row")
+
+    async def process_batch(
+        self, scope: InboxScope, items: Sequence[InboxItem], *, stop: Callable[[], bool]
+    ) -> list[Outcome]:
+        """Run the handlers of one tenant's messages in order and commit them all in one step."""
+        markers = [self._marker(scope, item.message_id) for item in items]
+        known = [marker for marker in markers if marker is not None]
+        for _ in range(BATCH_CONFLICT_RERUNS):
+            async with self._store.unit_of_work() as uow:
+                done = {m for m, value in zip(known, await uow.read_many(known), strict=True) if value}
+                unit = _StateUnit(uow)
+                outcomes: list[Outcome] = []
+                new: list[str] = []
+                started = time.monotonic()
+                for item, marker in zip(items, markers, strict=True):
+                    if outcomes and (stop() or time.monotonic() - started > BATCH_BUDGET):
+                        break  # commit what ran; the caller resumes after it
+                    if marker is not None and marker in done:
+                        outcomes.append(Outcome.DUPLICATE)  # processed before, or earlier in this batch
+                        continue
+                    await item.handler(unit)
+                    outcomes.append(Outcome.PROCESSED)
+                    if marker is not None:
+                        done.add(marker)
+                        new.append(marker)
+                if await self._commit(uow, unit, new):
+                    return outcomes
+            log.debug("watched key changed during a batch of %d messages; running it again", len(items))
+        raise UnitConflict(f"a batch of {len(items)} messages conflicted {BATCH_CONFLICT_RERUNS} times")
+
+    async def _commit(self, uow: UnitOfWork, unit: _StateUnit, markers: Sequence[str]) -> bool:
+        """Commit the unit's writes, `markers` and emits at once; False when a watched key changed."""
+        extras = await unit.extras()
+        extras.extend(SetValue(marker, "1", ttl_ms=self._retention_ms) for marker in markers)
+        if unit.emits:
+            entries = tuple(encode_entry(m).decode() for m in unit.emits)
+            extras.append(PushValues(self.outbox_key, entries))
+        if not extras and not uow.staged:
+            return True
+        try:
+            await uow.commit(extras)
+        except StateConflict:
+            return False
+        if unit.emits and self.on_commit is not None:
+            self.on_commit()
+        return True
 
     async def close(self) -> None:
         return None  # the store belongs to the service

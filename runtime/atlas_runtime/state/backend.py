@@ -122,6 +122,10 @@ class Transaction(ABC):
     async def read(self, key: str) -> str | None:
         """GET `key` and watch it: a change before commit makes commit fail."""
 
+    async def read_many(self, keys: Sequence[str]) -> list[str | None]:
+        """GET every key and watch them all (one key at a time unless a backend does better)."""
+        return [await self.read(key) for key in keys]
+
     @abstractmethod
     async def read_set(self, key: str) -> set[str]:
         """SMEMBERS `key` and watch it."""

@@ -274,6 +274,13 @@ class RedisTransaction(Transaction):
             await self._pipe.watch(key)
             return cast("str | None", await self._pipe.get(key))
 
+    async def read_many(self, keys: Sequence[str]) -> list[str | None]:
+        if not keys:
+            return []
+        async with self._backend._guard():  # two round trips however many keys
+            await self._pipe.watch(*keys)
+            return cast("list[str | None]", await self._pipe.mget(list(keys)))
+
     async def read_set(self, key: str) -> set[str]:
         async with self._backend._guard():
             await self._pipe.watch(key)

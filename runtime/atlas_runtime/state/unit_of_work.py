@@ -70,6 +70,12 @@ class UnitOfWork:
             return self._staged[key]
         return await self._transaction.read(key)
 
+    async def read_many(self, keys: Sequence[str]) -> list[str | None]:
+        """The values of `keys` as this unit sees them; the stored ones are read and watched at once."""
+        stored = [key for key in keys if key not in self._staged]
+        found = dict(zip(stored, await self._transaction.read_many(stored), strict=True))
+        return [self._staged[key] if key in self._staged else found[key] for key in keys]
+
     async def stage_put(self, op: PutOp) -> None:
         """Stage a put; unique indexes are checked now (and their sets watched)."""
         self._check_open()
