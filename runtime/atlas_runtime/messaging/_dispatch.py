@@ -6,6 +6,8 @@ was a duplicate, its type has no handler, or it went to the dead-letter topic. I
 raises for a handler's failure; a failed attempt is logged with the message coordinates
 and retried in place after a full-jitter backoff, and after the last attempt the message
 goes to `<topic>.DLT` with the error, the attempt count and its original headers.
+`Dispatcher.handle_batch(records)` finishes several records of one partition in order,
+committing runs of one tenant's messages together when the inbox can (`BatchInbox`).
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ handler makes (`ctx.state.<registry>.put/update/remove`) is staged and every rea
 watched. The inbox then commits those writes together with the processed-message marker
 (`SetValue` with the retention as TTL, in the tenant's key slot) and the emits (`PushValues`
 onto the outbox list) in ONE MULTI/EXEC on Redis, or one atomic step in process. A
-`StateConflict` (a watched key changed) re-runs the handler.
+`StateConflict` (a watched key changed) re-runs the handler. `process_batch` does the same
+for a run of one tenant's messages: all markers read in one round trip, the handlers in
+order on one shared unit, one commit.
 """
 
 from __future__ import annotations
