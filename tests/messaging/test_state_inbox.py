@@ -135,12 +135,17 @@ async def test_queued_messages_commit_together_and_see_each_others_writes(
 async def test_a_failing_message_leaves_the_rest_of_its_batch_applied_once(
     harness: Any, store: StateStore
 ) -> None:
-    """A handler failing inside a batch discards the batch; its messages then run one by one."""
+    """A handler failing inside a batch discards the batch; its messages then run one by one.
+
+    The failed run in the batch counts as the failing message's first attempt.
+    """
     topic = harness.topic("batch-fail")
     tallies = store.registry("tallies", value_type=Tally, key_type=str)
+    failures: list[int] = []
 
     async def handle(ctx: MessageContext, message: Any) -> None:
         if message.body["n"] == 5:
+            failures.append(ctx.attempt)
             raise RuntimeError("message 5 always fails")
         current = await tallies.get(message.key)
         await tallies.put(message.key, Tally(n=(current.n if current else 0) + message.body["n"]))
@@ -154,3 +159,4 @@ async def test_a_failing_message_leaves_the_rest_of_its_batch_applied_once(
         assert await tallies.get("k") == Tally(n=sum(range(1, 11)) - 5)
     dead = await harness.read(topic + ".DLT", 1)
     assert json.loads(dead[0].value or b"")["body"] == {"n": 5}
+    assert failures == [1, 2] and dict(dead[0].headers)["DLT_ATTEMPTS"] == b"2"

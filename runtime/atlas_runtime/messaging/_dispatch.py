@@ -243,8 +243,9 @@ class Dispatcher:
     async def _handle_run(self, run: _Run, stop: Callable[[], bool]) -> int:
         """Handle a run; returns how many of its records are finished (all, unless stopped)."""
         messages = run.messages
+        failed: dict[int, BaseException] = {}  # the message whose handler broke the batch
         if len(messages) > 1 and self._batch_inbox is not None:
-            items = [InboxItem(m.message_id, self._runner(m, attempt=1, bind=True)) for m in messages]
+            items = [self._batch_item(m, failed) for m in messages]
             tenant_token = _tenant_var.set(messages[0].tenant)
             try:
                 outcomes = await self._batch_inbox.process_batch(messages[0].scope, items, stop=stop)
@@ -262,12 +263,33 @@ class Dispatcher:
             if index and stop():
                 return index
             if message is not None:
-                await self._handle_with_retry(message)
+                await self._handle_with_retry(message, failed=failed.get(id(message)))
         return len(run)
 
-    async def _handle_with_retry(self, message: _Prepared) -> None:
-        record, tenant, policy = message.record, message.tenant, message.subscription.retry
+    def _batch_item(self, message: _Prepared, failed: dict[int, BaseException]) -> InboxItem:
+        """The message's first attempt in a batch; its error, noted in `failed`, counts as that attempt."""
+        run = self._runner(message, attempt=1, bind=True)
+
+        async def handler(unit: Unit) -> None:
+            try:
+                await run(unit)
+            except Exception as error:
+                failed[id(message)] = error
+                raise
+
+        return InboxItem(message.message_id, handler)
+
+    async def _handle_with_retry(self, message: _Prepared, *, failed: BaseException | None = None) -> None:
+        """Run the message's handler until it succeeds or its attempts run out (then dead-letter it).
+
+        `failed` is the error of a first attempt that already ran (in a batch).
+        """
+        record, tenant = message.record, message.tenant
         attempt = 0
+        if failed is not None:
+            attempt = 1
+            if await self._after_failure(message, failed, attempt):
+                return
         while True:
             attempt += 1
             run = self._runner(message, attempt=attempt)
@@ -278,25 +300,32 @@ class Dispatcher:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                log.error(
-                    "handler failed on %s (tenant %s, attempt %d of %d): %r",
-                    record.coordinates,
-                    tenant.key,
-                    attempt,
-                    policy.attempts,
-                    error,
-                    exc_info=error,
-                )
-                if attempt >= policy.attempts:
-                    await self._reject(message.subscription, record, error, attempts=attempt)
+                if await self._after_failure(message, error, attempt):
                     return
-                await self._backoff(record.tp, policy.backoff(attempt))
                 continue
             finally:
                 _tenant_var.reset(tenant_token)
                 unbind_trace(trace_token)
             self._count(outcome)
             return
+
+    async def _after_failure(self, message: _Prepared, error: BaseException, attempt: int) -> bool:
+        """Log a failed attempt; dead-letter after the last one (True), else back off (False)."""
+        record, policy = message.record, message.subscription.retry
+        log.error(
+            "handler failed on %s (tenant %s, attempt %d of %d): %r",
+            record.coordinates,
+            message.tenant.key,
+            attempt,
+            policy.attempts,
+            error,
+            exc_info=error,
+        )
+        if attempt >= policy.attempts:
+            await self._reject(message.subscription, record, error, attempts=attempt)
+            return True
+        await self._backoff(record.tp, policy.backoff(attempt))
+        return False
 
     def _count(self, outcome: Outcome) -> None:
         if outcome is Outcome.DUPLICATE:
