@@ -31,6 +31,12 @@ async def store(harness: Any) -> AsyncIterator[StateStore]:
         await state.aclose()
 
 
+async def _add(tallies: Any, message: Any) -> None:
+    """Add the message's `n` to the tally of its key: a read-modify-write through the registry."""
+    current = await tallies.get(message.key)
+    await tallies.put(message.key, Tally(n=(current.n if current else 0) + message.body["n"]))
+
+
 async def _is(value: Any, expected: Any) -> bool:
     return bool(await value == expected)
 
@@ -44,8 +50,7 @@ async def test_registry_writes_and_emits_apply_once_per_message(harness: Any, st
 
     async def handle(ctx: MessageContext, message: Any) -> None:
         runs.append(message.body["n"])
-        current = await tallies.get(message.key)
-        await tallies.put(message.key, Tally(n=(current.n if current else 0) + message.body["n"]))
+        await _add(tallies, message)
         await ctx.emit("EVT", {"type": "ADDED", "body": {"n": message.body["n"]}, "key": message.key})
 
     async def consume_all() -> dict[str, int]:
@@ -116,8 +121,7 @@ async def test_queued_messages_commit_together_and_see_each_others_writes(
 
     async def handle(ctx: MessageContext, message: Any) -> None:
         runs.append(message.body["n"])
-        current = await tallies.get(message.key)
-        await tallies.put(message.key, Tally(n=(current.n if current else 0) + message.body["n"]))
+        await _add(tallies, message)
 
     commands = [
         {"type": "ADD", "body": {"n": n}, "key": "k", "transaction_id": f"t{n}"} for n in range(1, 41)
@@ -147,8 +151,7 @@ async def test_a_failing_message_leaves_the_rest_of_its_batch_applied_once(
         if message.body["n"] == 5:
             failures.append(ctx.attempt)
             raise RuntimeError("message 5 always fails")
-        current = await tallies.get(message.key)
-        await tallies.put(message.key, Tally(n=(current.n if current else 0) + message.body["n"]))
+        await _add(tallies, message)
 
     await _send(harness, topic, [{"type": "ADD", "body": {"n": n}, "key": "k"} for n in range(1, 11)])
     retry = {"attempts": 2, "initial": 0.01, "max": 0.02}
