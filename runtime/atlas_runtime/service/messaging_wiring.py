@@ -99,7 +99,10 @@ class ServiceMessaging:
         """Subscribe every consumed topic (importing handlers) and start producer and consumers."""
         self._service = service
         if self.description.consumes or service.sagas is not None:
-            consumer = self.messaging.consumer()
+            # A handler's database transaction commits as it returns, before its batch would
+            # commit in Redis: with a database, each message is its own unit.
+            batch: dict[str, Any] = {"max_batch": 1} if self.description.database else {}
+            consumer = self.messaging.consumer(**batch)
             if service.sagas is not None:
                 if service.database is None:
                     raise ConfigurationError(f"{self.description.name}: sagas need `database:` in the spec")
