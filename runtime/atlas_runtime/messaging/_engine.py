@@ -115,7 +115,7 @@ class _PartitionWorker:
                 return 1
             return await engine.handle_batch(records, stop=lambda: self._closing)
         except Exception:  # never from a handler: the dispatcher catches those
-            for record in records:  # finished records are recognised as duplicates by the inbox
+            for record in records:  # with markers, the ones already committed come back as duplicates
                 await engine.recover(record)
             return len(records)
 

@@ -118,7 +118,7 @@ def bind_trace(trace: TraceContext | None) -> Iterator[TraceContext | None]:
 def outgoing_trace_headers() -> Headers:
     """Headers continuing the bound trace (or starting a new one), and the echoed ones."""
     value = _current.get()
-    trace = current_trace()
+    trace = value.trace() if isinstance(value, _MessageHeaders) else value
     out = (trace.child() if trace else TraceContext.new()).headers()
     if isinstance(value, _MessageHeaders):
         out.extend((name, raw) for name, raw in value.headers if name in ECHOED)
