@@ -3,9 +3,14 @@
 Produces N envelopes to a fresh topic (4 partitions) on the broker of BOOTSTRAP_SERVERS
 (default: the one of `scripts/services`), then consumes them, in the same run, with:
 
-- raw: a bare confluent-kafka `consume()` loop, auto-commit on, counting messages;
-- raw+decode: the same loop also parsing and validating each envelope (pydantic) and
-  calling a no-op function: the least work any typed consumer does per message;
+- raw: a bare confluent-kafka `consume()` loop, auto-commit on, counting messages
+  without reading them;
+- raw+headers: the same loop reading each message's headers, which is where the tenant
+  travels: confluent-kafka builds the header list on first access, and that alone costs
+  more than the rest of the raw loop;
+- raw+typed: the same loop also parsing the tenant and validating each envelope
+  (pydantic), then calling a no-op function: the least work any tenant-scoped typed
+  consumer does per message (tenants parsed once per distinct header set, as the runtime does);
 - runtime: `Messaging` consumer, per-partition workers, JSON decode + pydantic
   validation, tenant headers, prefix commits, no-op handler, inbox marker off;
 - runtime+inbox: the same with the in-process inbox marker per message;
@@ -15,8 +20,10 @@ Produces N envelopes to a fresh topic (4 partitions) on the broker of BOOTSTRAP_
   state store's inbox on Redis, committing runs of queued messages in one transaction.
 
 Throughput is measured from the first to the last message handled (group join excluded).
+Every variant runs once per round, rounds interleaved, and the median of each is
+reported with its ratio to each raw loop: the machine's noise hits all of them alike.
 
-    python bench/kafka_consumer.py [--messages 200000]
+    python bench/kafka_consumer.py [--messages 200000] [--rounds 3] [--redis]
 """
 
 from __future__ import annotations
@@ -25,14 +32,15 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from pydantic import BaseModel, TypeAdapter
-from pydantic_core import from_json
 
 from atlas_runtime.messaging import MemoryStore, MessageContext, Messaging, MessagingSettings
 from atlas_runtime.state import RedisBackend, StateStore
@@ -65,11 +73,12 @@ def produce(bootstrap: str, topic: str, count: int) -> None:
     producer.flush(120)
 
 
-def raw(bootstrap: str, topic: str, count: int, *, decode: bool = False) -> float:
-    """A bare consume loop; with `decode`, it also parses and validates each envelope and calls a no-op."""
+def raw(bootstrap: str, topic: str, count: int, *, work: str = "none") -> float:
+    """A bare consume loop; `work` is "none", "headers" (read them) or "typed" (tenant, envelope, no-op)."""
     adapter = TypeAdapter(Envelope)
+    tenants: dict[Any, Tenant] = {}  # parsed once per distinct header set
 
-    def noop(message: Envelope) -> None:
+    def noop(tenant: Tenant, message: Envelope) -> None:
         return None
 
     consumer = Consumer(
@@ -88,8 +97,14 @@ def raw(bootstrap: str, topic: str, count: int, *, decode: bool = False) -> floa
                 if seen == 0:
                     first = time.perf_counter()
                 seen += 1
-                if decode:
-                    noop(adapter.validate_python(from_json(message.value() or b"")))
+                if work == "headers":
+                    message.headers()
+                elif work == "typed":
+                    headers: Any = tuple(message.headers() or ())
+                    tenant = tenants.get(headers) or tenants.setdefault(
+                        headers, Tenant.from_kafka_headers(headers)
+                    )
+                    noop(tenant, adapter.validate_json(message.value() or b""))
     elapsed = time.perf_counter() - first
     consumer.close()
     return count / elapsed
@@ -128,34 +143,51 @@ async def runtime(bootstrap: str, topic: str, count: int, *, inbox: str | None) 
     return count / elapsed
 
 
+RAW = ("raw consume loop", "raw + read headers", "raw + tenant + typed + no-op")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--messages", type=int, default=200_000)
-    parser.add_argument("--redis", action="store_true", help="also measure the Redis inbox path")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--redis", action="store_true", help="also measure the Redis inbox paths")
     args = parser.parse_args()
     bootstrap = os.environ.get("BOOTSTRAP_SERVERS", "127.0.0.1:19092")
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:16379/0")
     topic = f"bench-{uuid.uuid4().hex[:10]}"
     produce(bootstrap, topic, args.messages)
-    results = {"raw confluent-kafka (auto-commit)": raw(bootstrap, topic, args.messages)}
-    results["raw + decode + validate + no-op call"] = raw(bootstrap, topic, args.messages, decode=True)
-    results["runtime, no-op handler"] = asyncio.run(runtime(bootstrap, topic, args.messages, inbox=None))
-    results["runtime, no-op + in-process inbox"] = asyncio.run(
-        runtime(bootstrap, topic, args.messages, inbox="memory")
-    )
+    n, few = args.messages, min(args.messages, 50_000)
+    variants: dict[str, Callable[[], float]] = {
+        RAW[0]: lambda: raw(bootstrap, topic, n),
+        RAW[1]: lambda: raw(bootstrap, topic, n, work="headers"),
+        RAW[2]: lambda: raw(bootstrap, topic, n, work="typed"),
+        "runtime, no-op handler": lambda: asyncio.run(runtime(bootstrap, topic, n, inbox=None)),
+        "runtime, no-op + in-process inbox": lambda: asyncio.run(
+            runtime(bootstrap, topic, n, inbox="memory")
+        ),
+    }
     if args.redis:
-        results["runtime, no-op + Redis inbox"] = asyncio.run(
-            runtime(bootstrap, topic, min(args.messages, 50_000), inbox="redis")
+        variants["runtime, no-op + Redis inbox"] = lambda: asyncio.run(
+            runtime(bootstrap, topic, few, inbox="redis")
         )
-        results["runtime, no-op + state-store inbox (batched)"] = asyncio.run(
-            runtime(bootstrap, topic, min(args.messages, 50_000), inbox="state")
+        variants["runtime, no-op + state-store inbox (batched)"] = lambda: asyncio.run(
+            runtime(bootstrap, topic, few, inbox="state")
         )
-    base = results["raw confluent-kafka (auto-commit)"]
-    print(f"{'consumer':40} {'msg/s':>10} {'vs raw':>8}")
-    for name, rate in results.items():
-        print(f"{name:40} {rate:10.0f} {rate / base:8.0%}")
+    rates: dict[str, list[float]] = {name: [] for name in variants}
+    for round_ in range(args.rounds):
+        for name, run in variants.items():
+            rates[name].append(run())
+        print(
+            f"round {round_ + 1} of {args.rounds}: " + ", ".join(f"{v[-1]:.0f}" for v in rates.values()),
+            flush=True,
+        )
+    medians = {name: statistics.median(values) for name, values in rates.items()}
+    print(f"{'consumer (median of ' + str(args.rounds) + ')':46} {'msg/s':>9}  vs raw  +headers  +typed")
+    for name, rate in medians.items():
+        ratios = "  ".join(f"{rate / medians[base]:7.0%}" for base in RAW)
+        print(f"{name:46} {rate:9.0f} {ratios}")
 
 
 if __name__ == "__main__":

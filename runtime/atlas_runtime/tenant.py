@@ -90,11 +90,13 @@ class Tenant:
 
     @classmethod
     def from_kafka_headers(cls, headers: Sequence[tuple[str, bytes | str | None]] | None) -> Tenant:
-        """Parse tenant headers of a Kafka message; anything missing or malformed raises."""
+        """Parse tenant headers of a Kafka message; anything missing, malformed or ambiguous raises."""
         found: dict[str, bytes] = {}
         for name, value in headers or ():
             if name in HEADER_NAMES and value is not None:
-                found[name] = value.encode() if isinstance(value, str) else value
+                raw = value.encode() if isinstance(value, str) else value
+                if found.setdefault(name, raw) != raw:  # two tenants claimed: trust neither
+                    raise InvalidTenantError(name, repr(raw), f"one value (also got {found[name]!r})")
 
         def header(name: str) -> bytes:
             if name not in found:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections import defaultdict
 from typing import Any
 
 from atlas_runtime.messaging import MessageContext, OutboundMessage, TopicPartition, partition_for
-from atlas_runtime.tenant import as_tenant
+from atlas_runtime.tenant import Tenant, as_tenant
 
 
 def _cmd(type_: str, n: int, key: str = "k", **extra: Any) -> dict[str, Any]:
@@ -99,38 +100,49 @@ async def _equals(value: Any, expected: Any) -> bool:
 
 
 async def test_undecodable_and_tenantless_messages_go_to_the_dead_letter_topic(harness: Any) -> None:
-    """Values that are not envelopes and messages with missing or malformed tenant headers go to the DLT.
+    """Values that are not envelopes and messages with missing, malformed or ambiguous tenant
+    headers go to the DLT; a type without a handler is skipped however malformed its body.
 
-    None of them reaches the handler; the well-formed message after them does.
+    None of them reaches the handler; the well-formed messages around them do, each under
+    its own tenant.
     """
     topic = harness.topic("bad")
     messaging = harness.messaging({"CMD": topic})
-    handled: list[int] = []
+    handled: list[tuple[str, int]] = []
 
     async def handle(ctx: MessageContext, message: Any) -> None:
-        handled.append(message.body["n"])
+        handled.append((ctx.tenant.region, message.body["n"]))
 
     consumer = messaging.consumer()
     consumer.subscribe("CMD", harness.envelope, {"DO": handle})
     await messaging.start()
     good = json.dumps(_cmd("DO", 3)).encode()
     tenant_headers = harness.tenant.kafka_headers()
+    other_headers = Tenant(uuid.uuid4(), "EMS", 83, 1).kafka_headers()
     malformed_id = [  # 36 bytes, as a UUID string is, but not a UUID
         ("TENANT_ID", b"not-a-uuid-but-exactly-36-bytes-long"),
         *[(name, value) for name, value in tenant_headers if name != "TENANT_ID"],
     ]
+    ambiguous = [*tenant_headers, other_headers[0]]  # a second TENANT_ID after the first four
     assert len(malformed_id[0][1]) == 36
+    await messaging.producer.send(OutboundMessage(topic, b"k", good, tenant_headers))
     await messaging.producer.send(OutboundMessage(topic, b"k", b"{not json", tenant_headers))
     await messaging.producer.send(
         OutboundMessage(topic, b"k", json.dumps(_cmd("DO", 9, body=1)).encode(), tenant_headers)
     )
+    await messaging.producer.send(
+        OutboundMessage(topic, b"k", json.dumps(_cmd("SKIP", 8, body=1)).encode(), tenant_headers)
+    )
     await messaging.producer.send(OutboundMessage(topic, b"k", good, [("REGION", b"GMS")]))
     await messaging.producer.send(OutboundMessage(topic, b"k", good, malformed_id))
+    await messaging.producer.send(OutboundMessage(topic, b"k", good, ambiguous))
+    await messaging.producer.send(OutboundMessage(topic, b"k", good, other_headers))
     await messaging.producer.send(OutboundMessage(topic, b"k", good, tenant_headers))
-    dead = await harness.read(topic + ".DLT", 4)
+    dead = await harness.read(topic + ".DLT", 5)
     assert [record.value for record in dead] == [
         b"{not json",
         json.dumps(_cmd("DO", 9, body=1)).encode(),
+        good,
         good,
         good,
     ]
@@ -140,14 +152,15 @@ async def test_undecodable_and_tenantless_messages_go_to_the_dead_letter_topic(h
         b"MessageDecodeError",
         b"InvalidTenantError",
         b"InvalidTenantError",
+        b"InvalidTenantError",
     ]
     assert all(dict(record.headers)["DLT_ATTEMPTS"] == b"0" for record in dead)
     assert b"TENANT_ID" in dict(dead[3].headers)["DLT_ERROR"]
     assert dead[3].headers[: len(malformed_id)] == malformed_id  # the bad header travels as it came
-    assert [dict(record.headers)["DLT_ORIGINAL_OFFSET"] for record in dead] == [b"0", b"1", b"2", b"3"]
-    await harness.eventually(lambda: handled == [3])
+    assert [dict(record.headers)["DLT_ORIGINAL_OFFSET"] for record in dead] == [b"1", b"2", b"4", b"5", b"6"]
+    await harness.eventually(lambda: handled == [("GMS", 3), ("EMS", 3), ("GMS", 3)])
     await asyncio.sleep(0.3)
-    assert handled == [3]
+    assert handled == [("GMS", 3), ("EMS", 3), ("GMS", 3)]
 
 
 async def test_messages_of_one_key_are_handled_in_order(harness: Any) -> None:

@@ -97,23 +97,25 @@ class CamelEnvelope(BaseModel):
 def test_codec_reads_and_writes_camel_case_through_model_aliases() -> None:
     """A camelCase wire envelope decodes to snake_case fields and encodes back to camelCase."""
     codec = EnvelopeCodec(CamelEnvelope)
-    kind, data = codec.peek(b'{"type": "JOIN", "body": {"partyId": 1}, "transactionId": "t1"}')
-    envelope = codec.decode(data)
+    kind, envelope = codec.decode(b'{"type": "JOIN", "body": {"partyId": 1}, "transactionId": "t1"}')
     assert (kind, envelope.transaction_id) == ("JOIN", "t1")
     assert b'"transactionId":"t1"' in codec.encode({"type": "JOIN", "body": {}, "transaction_id": "t1"})
 
 
 @pytest.mark.parametrize("value", [None, b"", b"{", b"[1]", b'{"type": 3}', b"\xff\xfe"])
 def test_codec_rejects_values_that_are_not_envelopes(value: bytes | None) -> None:
-    """Empty, non-JSON, non-object and type-less values raise MessageDecodeError."""
-    with pytest.raises(MessageDecodeError):
-        EnvelopeCodec.peek(value)
+    """Empty, non-JSON, non-object and type-less values raise MessageDecodeError, typed or not."""
+    for codec in (EnvelopeCodec(CamelEnvelope), EnvelopeCodec(None)):
+        with pytest.raises(MessageDecodeError) as raised:
+            codec.decode(value)
+        assert raised.value.message_type is None
 
 
-def test_codec_rejects_an_envelope_failing_validation() -> None:
-    """A JSON object that does not validate against the envelope model raises MessageDecodeError."""
-    with pytest.raises(MessageDecodeError, match="not a valid envelope"):
-        EnvelopeCodec(CamelEnvelope).decode({"type": "X", "body": "nope"})
+def test_codec_rejects_an_envelope_failing_validation_and_names_its_type() -> None:
+    """A JSON object that does not validate raises MessageDecodeError carrying the type it claims."""
+    with pytest.raises(MessageDecodeError, match="not a valid envelope") as raised:
+        EnvelopeCodec(CamelEnvelope).decode(b'{"type": "X", "body": "nope"}')
+    assert raised.value.message_type == "X"
 
 
 def test_trace_context_round_trips_and_children_keep_the_trace_id() -> None:

@@ -55,6 +55,14 @@ def test_missing_kafka_header_is_rejected() -> None:
         Tenant.from_kafka_headers([*headers[:2], ("MAJOR_VERSION", b"\x01"), ("REGION", b"GMS")])
 
 
+def test_a_kafka_header_repeated_with_another_value_is_rejected() -> None:
+    """Two different values of one tenant header name no tenant; a repeated equal value is fine."""
+    other = Tenant(uuid.uuid4(), "GMS", 83, 1)
+    with pytest.raises(InvalidTenantError, match="TENANT_ID"):
+        Tenant.from_kafka_headers([*TENANT.kafka_headers(), ("TENANT_ID", str(other.id).encode())])
+    assert Tenant.from_kafka_headers([*TENANT.kafka_headers(), TENANT.kafka_headers()[0]]) == TENANT
+
+
 def test_no_tenant_fails_closed() -> None:
     """Asking for the tenant outside any tenant context raises."""
     assert current_tenant_or_none() is None

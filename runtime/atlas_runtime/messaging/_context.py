@@ -43,7 +43,6 @@ class MessageContext:
         attempt: int,
         unit: Unit,
         builder: MessageBuilder,
-        *,
         group: str = "",
         message_id: str | None = None,
     ) -> None:

@@ -91,7 +91,7 @@ def dead_letter_message(
     return OutboundMessage(record.topic + DLT_SUFFIX, record.key, record.value or b"", headers)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Prepared:
     """A decoded record with a handler: everything a handler run needs."""
 
@@ -120,7 +120,10 @@ class _Run:
 
     def accepts(self, message: _Prepared | None) -> bool:
         """Whether `message` joins the run (None: a skipped record, finished with its neighbours)."""
-        return message is None or not self.messages or message.scope == self.messages[0].scope
+        if message is None or not self.messages:
+            return True
+        first = self.messages[0].scope
+        return message.scope is first or message.scope == first  # mostly the cached object itself
 
     def add(self, record: Record, message: _Prepared | None) -> None:
         self.entries.append((record, message))
@@ -173,6 +176,8 @@ class Dispatcher:
         self.duplicates = 0
         self.dead_lettered = 0
         self._tenants: dict[tuple[tuple[str, bytes], ...], tuple[Tenant, InboxScope]] = {}
+        self._last_head: Headers = []
+        self._last_tenant: tuple[Tenant, InboxScope]
 
     async def handle(self, record: Record) -> None:
         """Finish `record`: handle it, skip it or dead-letter it. Raises only on cancellation."""
@@ -190,6 +195,12 @@ class Dispatcher:
         run is handled again one message at a time, with the usual retries. Once `stop()` is
         true no further message starts: the count then says where to resume.
         """
+        if self._batch_inbox is None:
+            for index, record in enumerate(records):
+                if index and stop():
+                    return index
+                await self.handle(record)
+            return len(records)
         finished, run = 0, _Run()
         for record in records:
             decoded = self._decode(record)
@@ -213,31 +224,43 @@ class Dispatcher:
         subscription = self._subscriptions[record.topic]
         try:
             tenant, scope = self._tenant(record.headers)
-            message_type, data = EnvelopeCodec.peek(record.value)
-            handler = subscription.handlers.get(message_type)
-            if handler is None:
-                return None
-            envelope = subscription.codec.decode(data)
-        except (InvalidTenantError, MessageDecodeError) as error:
+            message_type, envelope = subscription.codec.decode(record.value)
+        except InvalidTenantError as error:
             log.error("rejecting %s: %s", record.coordinates, error)
             return error
+        except MessageDecodeError as error:
+            if error.message_type is not None and error.message_type not in subscription.handlers:
+                return None  # a type this consumer does not handle is skipped, whatever its body
+            log.error("rejecting %s: %s", record.coordinates, error)
+            return error
+        handler = subscription.handlers.get(message_type)
+        if handler is None:
+            return None
         message_id = self._message_id(subscription, record, envelope)
         return _Prepared(subscription, record, tenant, scope, handler, envelope, message_id)
 
     def _tenant(self, headers: Headers) -> tuple[Tenant, InboxScope]:
-        """Parse the tenant headers, memoised with the inbox scope: a consumer sees few tenants."""
-        key = tuple(headers[:4])  # where producers put them: no scan on the hot path
+        """Parse the tenant headers, memoised with the inbox scope: a consumer sees few tenants.
+
+        Producers put the tenant headers first, so the first four headers are the cache key
+        unless a tenant header repeats further on; a run of one tenant's messages costs a
+        list comparison, without hashing the bytes.
+        """
+        head, tail = headers[:4], headers[4:]
+        if not any(name in HEADER_NAMES for name, _ in tail):
+            if head == self._last_head:
+                return self._last_tenant
+            found = self._tenants.get(tuple(head))
+            if found is not None:  # only keys made of tenant headers alone are cached
+                self._last_head, self._last_tenant = head, found
+                return found
+        key = tuple(pair for pair in headers if pair[0] in HEADER_NAMES)
         found = self._tenants.get(key)
-        if found is None:
-            key = tuple(pair for pair in headers if pair[0] in HEADER_NAMES)
-            found = self._tenants.get(key)
         if found is None:
             tenant = Tenant.from_kafka_headers(headers)
             if len(self._tenants) >= _TENANT_CACHE:
                 self._tenants.clear()
             found = self._tenants[key] = (tenant, InboxScope(self._group, tenant.key))
-            if {name for name, _ in headers[:4]} == set(HEADER_NAMES):
-                self._tenants[tuple(headers[:4])] = found
         return found
 
     async def _handle_run(self, run: _Run, stop: Callable[[], bool]) -> int:
@@ -335,29 +358,25 @@ class Dispatcher:
 
     def _runner(self, message: _Prepared, *, attempt: int, bind: bool = False) -> Handler:
         """The inbox handler of one attempt; `bind` binds the message's headers around it (batches)."""
-        record = message.record
+        record, factory = message.record, self._context_factory
 
-        async def run(unit: Unit) -> None:
+        def call(unit: Unit) -> Awaitable[None]:
             ctx = MessageContext(
-                message.tenant,
-                record,
-                attempt,
-                unit,
-                self._producer,
-                group=self._group,
-                message_id=message.message_id,
+                message.tenant, record, attempt, unit, self._producer, self._group, message.message_id
             )
-            handler_ctx = self._context_factory(ctx) if self._context_factory else ctx
-            if not bind:
-                await message.handler(handler_ctx, message.envelope)
-                return
+            return message.handler(factory(ctx) if factory else ctx, message.envelope)
+
+        if not bind:
+            return call  # the handler's own coroutine: no wrapper on the per-message path
+
+        async def bound(unit: Unit) -> None:
             trace_token = bind_message_headers(record.headers)
             try:
-                await message.handler(handler_ctx, message.envelope)
+                await call(unit)
             finally:
                 unbind_trace(trace_token)
 
-        return run
+        return bound
 
     @staticmethod
     def _message_id(subscription: Subscription, record: Record, envelope: Any) -> str | None:

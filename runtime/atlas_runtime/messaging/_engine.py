@@ -78,16 +78,19 @@ class _PartitionWorker:
         self._drained: asyncio.Future[None] | None = None
         self.task = asyncio.create_task(self._run(), name=f"atlas-consumer {tp}")
 
-    def push(self, record: Record) -> None:
-        if self.next_offset is not None and record.offset < self.next_offset:
-            return  # re-fetched after a pause: already queued
-        self.next_offset = record.offset + 1
-        self.tracker.track(record.offset)
-        self.queue.append(record)
+    def push(self, records: list[Record]) -> None:
+        """Queue fetched records of this partition (in offset order)."""
+        if self.next_offset is not None and records[0].offset < self.next_offset:
+            records = [r for r in records if r.offset >= self.next_offset]  # re-fetched after a pause
+            if not records:
+                return
+        self.next_offset = records[-1].offset + 1
+        self.tracker.track_all([record.offset for record in records])
+        self.queue.extend(records)
         self._wake.set()
 
     async def _run(self) -> None:
-        queue, batch, finish = self.queue, self._engine.max_batch, self.tracker.finish
+        queue, batch, engine = self.queue, self._engine.max_batch, self._engine
         while not self._closing:
             while queue and not self._closing:
                 records = [queue.popleft() for _ in range(min(len(queue), batch))]
@@ -99,9 +102,9 @@ class _PartitionWorker:
                     if self._drained is not None and not self._drained.done():
                         self._drained.set_result(None)
                 queue.extendleft(reversed(records[done:]))  # not started yet: next round (or never)
-                for record in records[:done]:
-                    finish(record.offset)
-                    self._engine.finished(self)
+                if done:
+                    self.tracker.finish_through(records[done - 1].offset)
+                    engine.finished(self, done)
             self._wake.clear()
             if not self._closing:
                 await self._wake.wait()
@@ -235,8 +238,8 @@ class ConsumerEngine:
             except Exception as again:
                 error = again
 
-    def finished(self, worker: _PartitionWorker) -> None:
-        self._finished_since_commit += 1
+    def finished(self, worker: _PartitionWorker, count: int) -> None:
+        self._finished_since_commit += count
         if self._pause_reasons.get(worker.tp) and len(worker.queue) <= self._max_buffered // 2:
             self._release(worker.tp, "backlog")
 
@@ -268,18 +271,24 @@ class ConsumerEngine:
             self._to_resume.add(tp)
 
     def _route(self, records: list[Record]) -> None:
-        workers, assigned, limit = self._workers, self._assigned, self._max_buffered
+        by_partition: dict[tuple[str, int], list[Record]] = {}
         for record in records:
             key = (record.topic, record.partition)  # equals its TopicPartition, without building one
-            worker = workers.get(key)  # type: ignore[call-overload]
+            batch = by_partition.get(key)
+            if batch is None:
+                by_partition[key] = [record]
+            else:
+                batch.append(record)
+        for key, batch in by_partition.items():
+            tp = TopicPartition(*key)
+            worker = self._workers.get(tp)
             if worker is None:
-                tp = TopicPartition(*key)
-                if tp not in assigned:
+                if tp not in self._assigned:
                     continue  # fetched before a revocation; the new owner reads it from the commit
-                worker = workers[tp] = _PartitionWorker(self, tp)
-            worker.push(record)
-            if len(worker.queue) >= limit:
-                self._hold(worker.tp, "backlog")
+                worker = self._workers[tp] = _PartitionWorker(self, tp)
+            worker.push(batch)
+            if len(worker.queue) >= self._max_buffered:
+                self._hold(tp, "backlog")
 
     # -- commits ------------------------------------------------------------------
 

@@ -12,7 +12,15 @@ from atlas_runtime.errors import AtlasError
 
 
 class MessageDecodeError(AtlasError, ValueError):
-    """A message value is not JSON of a valid envelope."""
+    """A message value is not JSON of a valid envelope.
+
+    Attributes:
+        message_type: the `type` the value claims, when it has one.
+    """
+
+    def __init__(self, reason: str, *, message_type: str | None = None) -> None:
+        self.message_type = message_type
+        super().__init__(reason)
 
 
 class DeliveryFailed(AtlasError, ConnectionError):

@@ -24,21 +24,36 @@ class OffsetTracker:
 
     def track(self, offset: int) -> None:
         """Register a fetched offset; offsets must arrive in increasing order."""
-        if self._pending and offset <= self._pending[-1]:
-            raise ValueError(f"offset {offset} tracked after {self._pending[-1]}")
-        self._pending.append(offset)
+        self.track_all([offset])
+
+    def track_all(self, offsets: list[int]) -> None:
+        """Register fetched offsets, in increasing order."""
+        last = self._pending[-1] if self._pending else -1
+        for offset in offsets:
+            if offset <= last:
+                raise ValueError(f"offset {offset} tracked after {last}")
+            last = offset
+        self._pending.extend(offsets)
 
     def finish(self, offset: int) -> None:
         """Mark `offset` finished (handled, skipped or dead-lettered) and advance the cursor."""
-        pending = self._pending
-        if pending and pending[0] == offset and not self._done:  # in order: the usual case
-            pending.popleft()
-            self._position = offset + 1
-            return
         self._done.add(offset)
-        while self._pending and self._pending[0] in self._done:
-            head = self._pending.popleft()
-            self._done.discard(head)
+        self._advance()
+
+    def finish_through(self, offset: int) -> None:
+        """Mark every tracked offset up to `offset` finished (a worker finishes them in order)."""
+        pending = self._pending
+        while pending and pending[0] <= offset:
+            self._position = pending.popleft() + 1
+        if self._done:
+            self._done = {done for done in self._done if done > offset}
+            self._advance()
+
+    def _advance(self) -> None:
+        pending, done = self._pending, self._done
+        while pending and pending[0] in done:
+            head = pending.popleft()
+            done.discard(head)
             self._position = head + 1
 
     @property
