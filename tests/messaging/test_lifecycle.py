@@ -6,6 +6,8 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
+
 from atlas_runtime.messaging import MessageContext, TopicPartition, TraceContext, bind_trace, partition_for
 from atlas_runtime.tenant import as_tenant
 
@@ -152,6 +154,43 @@ async def test_unlisted_types_are_acknowledged_and_skipped(harness: Any) -> None
     await harness.eventually(lambda: _is(harness.committed(consumer.group, TopicPartition(topic, 0)), 2))
     assert handled == [2]
     assert consumer.stats["dead_lettered"] == 0
+
+
+@pytest.mark.parametrize("idle_fetch", [3600.0, 0.1])
+async def test_fetching_waits_while_the_backlog_is_full(harness: Any, idle_fetch: float) -> None:
+    """With `max_backlog` records queued, the consumer stops fetching instead of pausing partitions.
+
+    Only a consumer left waiting for `idle_fetch` fetches anyway (to stay in its group), and
+    then a partition whose queue reaches `max_buffered` is paused. Everything is handled once
+    the handlers move again.
+    """
+    topic = harness.topic("gate")
+    gate = asyncio.Event()
+    handled: list[int] = []
+
+    async def handle(ctx: MessageContext, message: Any) -> None:
+        await gate.wait()
+        handled.append(message.body["n"])
+
+    messaging = harness.messaging({"CMD": topic})
+    messaging.producer.declare("CMD", harness.envelope, key="key")
+    with as_tenant(harness.tenant):
+        await asyncio.gather(*(messaging.producer.emit("CMD", _cmd("DO", n)) for n in range(300)))
+    consumer = messaging.consumer(
+        source_options={"batch": 20}, max_backlog=50, max_buffered=120, idle_fetch=idle_fetch
+    )
+    consumer.subscribe("CMD", harness.envelope, {"DO": handle}, idempotent=False)
+    await messaging.start()
+    await harness.eventually(lambda: sum(consumer.queued.values()) >= 50)
+    await asyncio.sleep(1.5)
+    queued = sum(consumer.queued.values())
+    if idle_fetch > 60:
+        assert 50 <= queued < 50 + 20  # one fetch of 20 may overshoot the backlog, no more
+    else:
+        assert 120 <= queued < 120 + 20  # fetched on to the partition's own bound, then paused
+    gate.set()
+    await harness.eventually(lambda: len(handled) == 300, timeout=60)
+    assert handled == list(range(300))
 
 
 async def test_partitions_paused_for_backlog_resume_after_a_rebalance(harness: Any) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from atlas_runtime.errors import UniqueIndexConflict
@@ -9,6 +11,7 @@ from atlas_runtime.state import (
     IndexSpec,
     PushValues,
     SetValue,
+    SetValues,
     StateConflict,
     StateStore,
     active_unit_of_work,
@@ -55,6 +58,22 @@ async def test_commit_applies_extra_commands_in_the_same_step(store: StateStore)
         assert await store.backend.get(inbox) == "done"
         assert await store.backend.pop_list(outbox, 10) == ["e1", "e2"]
         assert await registry.get(1) == Counter(n=1)
+
+
+async def test_set_values_writes_every_key_in_the_commit_with_its_ttl(store: StateStore) -> None:
+    """`SetValues` sets many keys in one command, with the TTL when given and none otherwise."""
+    registry = store.registry("counters", value_type=Counter, key_type=int)
+    with as_tenant(TENANT_A):
+        short = tuple(store.internal_key("inbox", f"short-{n}") for n in range(3))
+        kept = tuple(store.internal_key("inbox", f"kept-{n}") for n in range(2))
+        async with store.unit_of_work() as uow:
+            assert await uow.read_many([*short, *kept]) == [None] * 5
+            await registry.put(1, Counter(n=1))
+            await uow.commit([SetValues(short, "1", ttl_ms=100), SetValues(kept, "2")])
+        assert await store.backend.get_many([*short, *kept]) == ["1", "1", "1", "2", "2"]
+        assert await registry.get(1) == Counter(n=1)
+        await asyncio.sleep(0.3)
+        assert await store.backend.get_many([*short, *kept]) == [None, None, None, "2", "2"]
 
 
 async def test_a_concurrent_write_to_a_read_key_makes_commit_fail(store: StateStore) -> None:

@@ -14,6 +14,7 @@ from atlas_runtime.messaging._dispatch import DEFAULT_RETRY, Dispatcher, Subscri
 from atlas_runtime.messaging._engine import ConsumerEngine, ConsumerSource
 from atlas_runtime.messaging._inbox import Inbox
 from atlas_runtime.messaging._producer import Producer
+from atlas_runtime.messaging._records import TopicPartition
 from atlas_runtime.retry import RetryPolicy
 
 RetrySpec = RetryPolicy | Mapping[str, float]
@@ -45,8 +46,8 @@ class Consumer:
         inbox: the idempotency inbox handler effects commit through.
         producer: emits of handlers and dead letters.
         context_factory: wraps each `MessageContext` into what handlers receive.
-        engine_options: passed to `ConsumerEngine` (max_buffered, commit_every,
-            commit_interval, drain_timeout, revoke_timeout).
+        engine_options: passed to `ConsumerEngine` (max_backlog, max_buffered, idle_fetch,
+            max_batch, commit_every, commit_interval, drain_timeout, revoke_timeout).
     """
 
     def __init__(
@@ -155,6 +156,11 @@ class Consumer:
             task, self._task = self._task, None
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    @property
+    def queued(self) -> Mapping[TopicPartition, int]:
+        """Records fetched and not yet started, per partition with a worker."""
+        return self._engine.queued if self._engine is not None else {}
 
     @property
     def stats(self) -> dict[str, int]:

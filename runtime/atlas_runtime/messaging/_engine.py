@@ -6,8 +6,12 @@ them strictly in order (partitions run concurrently). Offsets are committed over
 contiguous prefix of finished messages, in batches (every `commit_every` finished
 messages or `commit_interval` seconds), synchronously at revocation and at shutdown.
 
-A partition is paused at the source while its worker has `max_buffered` records queued
-or sleeps a long retry backoff, so fetching (and the group session) carries on.
+Back-pressure: fetching waits while `max_backlog` records are queued over all partitions
+(the client keeps prefetching into its own bounded queue meanwhile). A partition is
+paused at the source only in the rarer cases that one worker alone has `max_buffered`
+records queued, or sleeps a long retry backoff, so fetching (and the group session)
+carries on for the others: a pause makes librdkafka drop what it prefetched for that
+partition, and a resumed partition takes several fetch cycles to deliver again.
 """
 
 from __future__ import annotations
@@ -150,7 +154,9 @@ class ConsumerEngine:
         source: the broker client.
         dispatcher: runs handlers (never raises for handler failures).
         topics: the topic names to subscribe to.
-        max_buffered: records queued per partition before it is paused.
+        max_buffered: records queued for one partition before it is paused at the source.
+        max_backlog: records queued over all partitions before fetching waits.
+        idle_fetch: seconds after which a waiting consumer fetches anyway, to stay in the group.
         commit_every: finished messages that trigger a commit.
         commit_interval: seconds after which finished messages are committed anyway.
         drain_timeout: seconds `stop()` waits for in-flight handlers.
@@ -165,7 +171,9 @@ class ConsumerEngine:
         dispatcher: Dispatcher,
         topics: Iterable[str],
         *,
-        max_buffered: int = 2000,
+        max_buffered: int = 5000,
+        max_backlog: int = 4000,
+        idle_fetch: float = 10.0,
         commit_every: int = 1000,
         commit_interval: float = 1.0,
         drain_timeout: float = 10.0,
@@ -176,6 +184,10 @@ class ConsumerEngine:
         self._dispatcher = dispatcher
         self._topics = sorted(set(topics))
         self._max_buffered = max_buffered
+        self._max_backlog = max_backlog
+        self._idle_fetch = idle_fetch
+        self._last_fetch = time.monotonic()
+        self._room = asyncio.Event()  # set when the backlog fell under max_backlog
         self._commit_every = commit_every
         self._commit_interval = commit_interval
         self._drain_timeout = drain_timeout
@@ -242,6 +254,25 @@ class ConsumerEngine:
         self._finished_since_commit += count
         if self._pause_reasons.get(worker.tp) and len(worker.queue) <= self._max_buffered // 2:
             self._release(worker.tp, "backlog")
+        if not self._room.is_set() and self._backlog() < self._max_backlog:
+            self._room.set()
+
+    def _backlog(self) -> int:
+        return sum(len(worker.queue) for worker in self._workers.values())
+
+    async def _room_to_fetch(self) -> bool:
+        """Whether to fetch now; else wait (bounded) for the workers to make room first.
+
+        A consumer that waits too long fetches anyway: the group expects to hear from it
+        (`max.poll.interval.ms`), and partitions whose backlog is full are paused by then.
+        """
+        idle_left = self._last_fetch + self._idle_fetch - time.monotonic()
+        if self._backlog() < self._max_backlog or idle_left <= 0:
+            return True
+        self._room.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._room.wait(), min(idle_left, self._commit_interval))
+        return False
 
     async def backoff(self, tp: TopicPartition, delay: float) -> None:
         """Sleep a retry backoff; long ones pause the partition at the source meanwhile."""
@@ -337,9 +368,12 @@ class ConsumerEngine:
             try:
                 if self._commit_due():
                     await self._commit()
+                if not await self._room_to_fetch():
+                    continue
                 pause, resume = self._to_pause, self._to_resume
                 self._to_pause, self._to_resume = set(), set()
                 records = await self._source.fetch(pause=pause, resume=resume)
+                self._last_fetch = time.monotonic()
                 failures = 0
             except asyncio.CancelledError:
                 raise
@@ -367,10 +401,11 @@ class ConsumerEngine:
     async def stop(self) -> None:
         """Stop fetching, drain in-flight handlers (bounded), commit and close; waits until done."""
         self._stopping.set()
+        self._room.set()
         if self.running:
             await self._stopped.wait()
 
     @property
-    def assignment(self) -> Mapping[TopicPartition, int]:
+    def queued(self) -> Mapping[TopicPartition, int]:
         """Partitions with a worker and their queued record counts."""
         return {tp: len(worker.queue) for tp, worker in self._workers.items()}

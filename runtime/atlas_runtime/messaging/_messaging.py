@@ -145,7 +145,7 @@ class Messaging:
 
     def _source(self, **options: Any) -> ConsumerSource:
         if self.broker is not None:
-            return MemorySource(self.broker, self.settings.consumer_group)
+            return MemorySource(self.broker, self.settings.consumer_group, **options)
         return KafkaSource(
             self.settings.bootstrap_servers,
             self.settings.consumer_group,

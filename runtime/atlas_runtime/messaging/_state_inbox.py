@@ -3,7 +3,7 @@
 While the handler runs, a state `UnitOfWork` is active, so every registry write the
 handler makes (`ctx.state.<registry>.put/update/remove`) is staged and every read is
 watched. The inbox then commits those writes together with the processed-message marker
-(`SetValue` with the retention as TTL, in the tenant's key slot) and the emits (`PushValues`
+(`SetValues` with the retention as TTL, in the tenant's key slot) and the emits (`PushValues`
 onto the outbox list) in ONE MULTI/EXEC on Redis, or one atomic step in process. A
 `StateConflict` (a watched key changed) re-runs the handler. `process_batch` does the same
 for a run of one tenant's messages: all markers read in one round trip, the handlers in
@@ -29,7 +29,15 @@ from atlas_runtime.messaging._inbox import (
 )
 from atlas_runtime.messaging._outbox import OutboxRelay, Send, decode_entry, encode_entry
 from atlas_runtime.messaging._records import OutboundMessage
-from atlas_runtime.state import PushValues, RedisBackend, SetValue, StateConflict, StateStore, UnitOfWork
+from atlas_runtime.state import (
+    PushValues,
+    RedisBackend,
+    SetValue,
+    SetValues,
+    StateConflict,
+    StateStore,
+    UnitOfWork,
+)
 from atlas_runtime.state.backend import ExtraCommand
 
 log = logging.getLogger("atlas_runtime.messaging.inbox")
@@ -146,7 +154,8 @@ class StateInbox:
     async def _commit(self, uow: UnitOfWork, unit: _StateUnit, markers: Sequence[str]) -> bool:
         """Commit the unit's writes, `markers` and emits at once; False when a watched key changed."""
         extras = await unit.extras()
-        extras.extend(SetValue(marker, "1", ttl_ms=self._retention_ms) for marker in markers)
+        if markers:
+            extras.append(SetValues(tuple(markers), "1", ttl_ms=self._retention_ms))
         if unit.emits:
             entries = tuple(encode_entry(m).decode() for m in unit.emits)
             extras.append(PushValues(self.outbox_key, entries))

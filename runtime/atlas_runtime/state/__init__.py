@@ -7,7 +7,7 @@ layout of `atlas_runtime.state.keys`, scoped to the current tenant. See `docs/st
 from __future__ import annotations
 
 from atlas_runtime.state._errors import IdRangeExhausted, LockLost, StateConflict, StateDecodeError
-from atlas_runtime.state.backend import PushValues, SetValue, StateBackend
+from atlas_runtime.state.backend import PushValues, SetValue, SetValues, StateBackend
 from atlas_runtime.state.cache import ReadThroughCache
 from atlas_runtime.state.coalesced import CoalescedRegistry
 from atlas_runtime.state.locks import DistributedLock, LeaderElection, Lease
@@ -33,6 +33,7 @@ __all__ = [
     "RedisBackend",
     "Registry",
     "SetValue",
+    "SetValues",
     "StateBackend",
     "StateConflict",
     "StateDecodeError",

@@ -150,6 +150,18 @@ if not current or tonumber(current) < tonumber(ARGV[1]) then redis.call('SET', K
 return 1
 """
 
+# KEYS: keys to set.  ARGV: value, ttl ms ('' for none).  Returns how many were set.
+SET_MANY = """
+for _, key in ipairs(KEYS) do
+  if ARGV[2] == '' then
+    redis.call('SET', key, ARGV[1])
+  else
+    redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+  end
+end
+return #KEYS
+"""
+
 # KEYS: lease, fence.  ARGV: token, ttl ms.  Returns the fencing token, or nil when held.
 LOCK_ACQUIRE = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return redis.call('INCR', KEYS[2]) end

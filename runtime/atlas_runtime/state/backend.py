@@ -86,6 +86,18 @@ class SetValue:
 
 
 @dataclass(frozen=True, slots=True)
+class SetValues:
+    """An extra command of a unit of work: SET key value [PX ttl_ms] for every key, as one command.
+
+    Markers of a batch of messages cost one script call instead of one SET each.
+    """
+
+    keys: tuple[str, ...]
+    value: str
+    ttl_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PushValues:
     """An extra command of a unit of work: RPUSH key value..."""
 
@@ -93,7 +105,7 @@ class PushValues:
     values: tuple[str, ...]
 
 
-ExtraCommand = SetValue | PushValues
+ExtraCommand = SetValue | SetValues | PushValues
 
 
 class WriteStatus(Enum):

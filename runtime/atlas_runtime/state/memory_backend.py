@@ -21,6 +21,7 @@ from atlas_runtime.state.backend import (
     PushValues,
     PutOp,
     RemoveOp,
+    SetValues,
     StateBackend,
     StateOp,
     Transaction,
@@ -349,6 +350,9 @@ class MemoryTransaction(Transaction):
         for extra in extras:
             if isinstance(extra, PushValues):
                 data.rpush(extra.key, extra.values)
+            elif isinstance(extra, SetValues):
+                for key in extra.keys:
+                    data.put(key, extra.value, ttl_ms=extra.ttl_ms)
             else:
                 data.put(extra.key, extra.value, ttl_ms=extra.ttl_ms)
 

@@ -17,6 +17,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.commands.core import AsyncScript
 
 from atlas_runtime.errors import BackendUnavailable, UniqueIndexConflict
 from atlas_runtime.state import _lua
@@ -27,6 +28,7 @@ from atlas_runtime.state.backend import (
     PushValues,
     PutOp,
     RemoveOp,
+    SetValues,
     StateBackend,
     StateOp,
     Transaction,
@@ -99,6 +101,7 @@ class RedisBackend(StateBackend):
         self._extend = client.register_script(_lua.LOCK_EXTEND)
         self._incr_field = client.register_script(_lua.INCR_FIELD)
         self._raise_counter = client.register_script(_lua.RAISE_COUNTER)
+        self._set_many = client.register_script(_lua.SET_MANY)
 
     @classmethod
     def from_url(cls, url: str, *, password: str | None = None) -> RedisBackend:
@@ -144,7 +147,7 @@ class RedisBackend(StateBackend):
             return
         async with self._guard(), self.client.pipeline(transaction=False) as pipe:
             for op in ops:
-                await _queue(self, pipe, op)
+                _queue(self, pipe, op)
             await pipe.execute()
 
     async def remove(self, op: RemoveOp) -> bool:
@@ -167,7 +170,7 @@ class RedisBackend(StateBackend):
             cursor, members = await self.scan_members(space, cursor, 200)
             async with self._guard(), self.client.pipeline(transaction=False) as pipe:
                 for member in members:
-                    await _queue(self, pipe, RemoveOp(space, member))
+                    _queue(self, pipe, RemoveOp(space, member))
                 removed += sum(int(reply) for reply in await pipe.execute())
             if cursor == 0:
                 break
@@ -292,10 +295,13 @@ class RedisTransaction(Transaction):
         pipe = self._pipe
         pipe.multi()  # type: ignore[no-untyped-call]
         for op in ops:
-            await _queue(self._backend, pipe, op)
+            _queue(self._backend, pipe, op)
         for extra in extras:
             if isinstance(extra, PushValues):
                 pipe.rpush(extra.key, *extra.values)
+            elif isinstance(extra, SetValues):
+                ttl = "" if extra.ttl_ms is None else extra.ttl_ms
+                _queue_script(pipe, self._backend._set_many, extra.keys, [extra.value, ttl])
             else:
                 pipe.set(extra.key, extra.value, px=extra.ttl_ms)
         try:
@@ -308,11 +314,23 @@ class RedisTransaction(Transaction):
         await self._pipe.reset()  # type: ignore[no-untyped-call]
 
 
-async def _queue(backend: RedisBackend, pipe: Pipeline, op: StateOp) -> None:
+def _queue(backend: RedisBackend, pipe: Pipeline, op: StateOp) -> None:
     if isinstance(op, RemoveOp):
-        await backend._remove(keys=_remove_keys(op), args=[op.member], client=pipe)
+        _queue_script(pipe, backend._remove, _remove_keys(op), [op.member])
     else:
-        await backend._put(keys=_put_keys(op), args=_put_args(op), client=pipe)
+        _queue_script(pipe, backend._put, _put_keys(op), _put_args(op))
+
+
+def _queue_script(
+    pipe: Pipeline, script: AsyncScript, keys: Sequence[str], args: Sequence[str | int]
+) -> None:
+    """Queue `script` in a transaction as EVAL with its source.
+
+    A pipeline given a `Script` checks with SCRIPT EXISTS before every execute: a round trip
+    per commit. EVAL needs no check (the server caches the compiled script by its digest),
+    and unlike EVALSHA it cannot fail inside EXEC after the other commands have applied.
+    """
+    pipe.execute_command("EVAL", script.script, len(keys), *keys, *args)
 
 
 def _put_keys(op: PutOp) -> list[str]:
