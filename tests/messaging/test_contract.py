@@ -125,6 +125,7 @@ async def test_undecodable_and_tenantless_messages_go_to_the_dead_letter_topic(h
     ]
     ambiguous = [*tenant_headers, other_headers[0]]  # a second TENANT_ID after the first four
     assert len(malformed_id[0][1]) == 36
+    await messaging.producer.send(OutboundMessage(topic, b"k", good, []))  # first: no tenant seen yet
     await messaging.producer.send(OutboundMessage(topic, b"k", good, tenant_headers))
     await messaging.producer.send(OutboundMessage(topic, b"k", b"{not json", tenant_headers))
     await messaging.producer.send(
@@ -138,8 +139,9 @@ async def test_undecodable_and_tenantless_messages_go_to_the_dead_letter_topic(h
     await messaging.producer.send(OutboundMessage(topic, b"k", good, ambiguous))
     await messaging.producer.send(OutboundMessage(topic, b"k", good, other_headers))
     await messaging.producer.send(OutboundMessage(topic, b"k", good, tenant_headers))
-    dead = await harness.read(topic + ".DLT", 5)
+    dead = await harness.read(topic + ".DLT", 6)
     assert [record.value for record in dead] == [
+        good,
         b"{not json",
         json.dumps(_cmd("DO", 9, body=1)).encode(),
         good,
@@ -148,6 +150,7 @@ async def test_undecodable_and_tenantless_messages_go_to_the_dead_letter_topic(h
     ]
     classes = [dict(record.headers)["DLT_ERROR_CLASS"] for record in dead]
     assert classes == [
+        b"InvalidTenantError",
         b"MessageDecodeError",
         b"MessageDecodeError",
         b"InvalidTenantError",
@@ -155,9 +158,10 @@ async def test_undecodable_and_tenantless_messages_go_to_the_dead_letter_topic(h
         b"InvalidTenantError",
     ]
     assert all(dict(record.headers)["DLT_ATTEMPTS"] == b"0" for record in dead)
-    assert b"TENANT_ID" in dict(dead[3].headers)["DLT_ERROR"]
-    assert dead[3].headers[: len(malformed_id)] == malformed_id  # the bad header travels as it came
-    assert [dict(record.headers)["DLT_ORIGINAL_OFFSET"] for record in dead] == [b"1", b"2", b"4", b"5", b"6"]
+    assert b"TENANT_ID" in dict(dead[4].headers)["DLT_ERROR"]
+    assert dead[4].headers[: len(malformed_id)] == malformed_id  # the bad header travels as it came
+    offsets = [dict(record.headers)["DLT_ORIGINAL_OFFSET"] for record in dead]
+    assert offsets == [b"0", b"2", b"3", b"5", b"6", b"7"]
     await harness.eventually(lambda: handled == [("GMS", 3), ("EMS", 3), ("GMS", 3)])
     await asyncio.sleep(0.3)
     assert handled == [("GMS", 3), ("EMS", 3), ("GMS", 3)]

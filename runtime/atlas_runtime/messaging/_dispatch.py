@@ -176,8 +176,8 @@ class Dispatcher:
         self.duplicates = 0
         self.dead_lettered = 0
         self._tenants: dict[tuple[tuple[str, bytes], ...], tuple[Tenant, InboxScope]] = {}
-        self._last_head: Headers = []
-        self._last_tenant: tuple[Tenant, InboxScope]
+        self._last_head: Headers | None = None  # the first headers of the last cached tenant
+        self._last_tenant: tuple[Tenant, InboxScope] | None = None
 
     async def handle(self, record: Record) -> None:
         """Finish `record`: handle it, skip it or dead-letter it. Raises only on cancellation."""
@@ -248,7 +248,7 @@ class Dispatcher:
         """
         head, tail = headers[:4], headers[4:]
         if not any(name in HEADER_NAMES for name, _ in tail):
-            if head == self._last_head:
+            if head == self._last_head and self._last_tenant is not None:
                 return self._last_tenant
             found = self._tenants.get(tuple(head))
             if found is not None:  # only keys made of tenant headers alone are cached

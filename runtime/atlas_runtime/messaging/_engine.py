@@ -187,7 +187,8 @@ class ConsumerEngine:
         self._max_backlog = max_backlog
         self._idle_fetch = idle_fetch
         self._last_fetch = time.monotonic()
-        self._room = asyncio.Event()  # set when the backlog fell under max_backlog
+        self._room = asyncio.Event()  # cleared while fetching waits for the backlog to shrink
+        self._room.set()
         self._commit_every = commit_every
         self._commit_interval = commit_interval
         self._drain_timeout = drain_timeout
