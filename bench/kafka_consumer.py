@@ -121,7 +121,8 @@ async def runtime(bootstrap: str, topic: str, count: int, *, inbox: str | None) 
     state = None
     if inbox == "state":
         state = StateStore(RedisBackend.from_url(os.environ["REDIS_URL"]), service="bench", prefix="bench")
-    messaging = Messaging(settings, store=MemoryStore(), state=state)
+    # markers expire a minute after the run instead of filling the test Redis for a week
+    messaging = Messaging(settings, store=MemoryStore(), state=state, retention=60)
     seen, first, done = 0, 0.0, asyncio.Event()
 
     async def noop(ctx: MessageContext, message: Envelope) -> None:
