@@ -17,7 +17,11 @@ Produces N envelopes to a fresh topic (4 partitions) on the broker of BOOTSTRAP_
 - runtime+redis-inbox (with --redis): the exactly-once path against Redis, one
   transaction per message (`RedisInbox`);
 - runtime+state-inbox (with --redis): the exactly-once path generated services use, the
-  state store's inbox on Redis, committing runs of queued messages in one transaction.
+  state store's inbox on Redis, committing runs of queued messages in one transaction;
+- service: what a generated service runs, a `Service` from a description whose handler
+  is a `module:function` reference: the state-store inbox (in memory, or on Redis with
+  --redis, in database 9 of the test Redis, flushed after each run, or
+  BENCH_SERVICE_REDIS_URL) plus a full handler `ctx` per message.
 
 Throughput is measured from the first to the last message handled (group join excluded).
 Every variant runs once per round, rounds interleaved, and the median of each is
@@ -41,13 +45,19 @@ from typing import Any
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from pydantic import BaseModel, TypeAdapter
+from redis.asyncio import Redis
 
 from atlas_runtime.messaging import MemoryStore, MessageContext, Messaging, MessagingSettings
+from atlas_runtime.service.assembly import Service
+from atlas_runtime.service.description import ConsumeDecl, ServiceDescription
+from atlas_runtime.service.settings import ServiceSettings
 from atlas_runtime.state import RedisBackend, StateStore
 from atlas_runtime.tenant import Tenant
 
 TENANT = Tenant(uuid.UUID("083839c6-c47c-42a6-9585-76492795d123"), "GMS", 83, 1)
 PARTITIONS = 4
+# a database of its own, flushed after each run of the service variant
+SERVICE_REDIS = os.environ.get("BENCH_SERVICE_REDIS_URL", "redis://127.0.0.1:16379/9")
 
 
 class Envelope(BaseModel):
@@ -144,6 +154,43 @@ async def runtime(bootstrap: str, topic: str, count: int, *, inbox: str | None) 
     return count / elapsed
 
 
+class _Count:
+    """Progress of the service variant, whose handler is imported by reference."""
+
+    seen, target, first = 0, 0, 0.0
+    done: asyncio.Event
+
+
+async def service_noop(ctx: Any, message: Envelope) -> None:
+    if _Count.seen == 0:
+        _Count.first = time.perf_counter()
+    _Count.seen += 1
+    if _Count.seen == _Count.target:
+        _Count.done.set()
+
+
+async def service(bootstrap: str, topic: str, count: int, *, redis: bool) -> float:
+    _Count.seen, _Count.target, _Count.done = 0, count, asyncio.Event()
+    description = ServiceDescription(
+        name="bench",
+        settings=ServiceSettings,
+        consumes=(ConsumeDecl("T", TypeAdapter(Envelope), {"NOOP": f"{__name__}:service_noop"}),),
+    )
+    settings = ServiceSettings(
+        bootstrap_servers=bootstrap,
+        kafka_consumer_group=f"bench-{uuid.uuid4().hex}",
+        redis_url=SERVICE_REDIS if redis else None,
+    )
+    async with Service(description, settings=settings, environ={"T": topic}):
+        await _Count.done.wait()
+        elapsed = time.perf_counter() - _Count.first
+    if redis:  # the service keeps its inbox markers for a week: drop them with the database
+        client = Redis.from_url(SERVICE_REDIS)
+        await client.flushdb()
+        await client.aclose()
+    return count / elapsed
+
+
 RAW = ("raw consume loop", "raw + read headers", "raw + tenant + typed + no-op")
 
 
@@ -169,7 +216,13 @@ def main() -> None:
             runtime(bootstrap, topic, n, inbox="memory")
         ),
     }
+    variants["service, no-op (in-memory state)"] = lambda: asyncio.run(
+        service(bootstrap, topic, n, redis=False)
+    )
     if args.redis:
+        variants["service, no-op (Redis state)"] = lambda: asyncio.run(
+            service(bootstrap, topic, few, redis=True)
+        )
         variants["runtime, no-op + Redis inbox"] = lambda: asyncio.run(
             runtime(bootstrap, topic, few, inbox="redis")
         )

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from atlas_runtime.errors import InvalidTenantError, NoTenantError
 
@@ -35,6 +35,8 @@ class Tenant:
     region: str
     major_version: int
     minor_version: int
+    key: str = field(init=False, repr=False, compare=False)
+    """The tenant's identity in storage keys: `<uuid>:<region>:<major>.<minor>`."""
 
     def __post_init__(self) -> None:
         if not self.region:
@@ -42,11 +44,8 @@ class Tenant:
         for name, value in ((MAJOR_VERSION, self.major_version), (MINOR_VERSION, self.minor_version)):
             if not 0 <= value <= _UINT16_MAX:
                 raise InvalidTenantError(name, str(value), "an integer from 0 to 65535")
-
-    @property
-    def key(self) -> str:
-        """The tenant's identity in storage keys: `<uuid>:<region>:<major>.<minor>`."""
-        return f"{self.id}:{self.region}:{self.major_version}.{self.minor_version}"
+        # Computed once: every storage key of the tenant's state starts with it.
+        object.__setattr__(self, "key", f"{self.id}:{self.region}:{self.major_version}.{self.minor_version}")
 
     @classmethod
     def from_key(cls, key: str) -> Tenant:

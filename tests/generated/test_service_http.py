@@ -13,6 +13,7 @@ import pytest
 
 from atlas_runtime.errors import ConfigurationError
 from atlas_runtime.service import Service, ServiceDescription
+from atlas_runtime.state.memory_backend import MemoryBackend
 
 pytestmark = pytest.mark.redis
 
@@ -251,6 +252,22 @@ def test_missing_topic_env_var_is_a_startup_error(
     monkeypatch.delenv("EVENT_TOPIC_FN_PARTY_STATUS", raising=False)
     with pytest.raises(ConfigurationError, match="EVENT_TOPIC_FN_PARTY_STATUS: not set"):
         Service(description)
+
+
+def test_settings_and_environ_choose_the_backends(
+    description: ServiceDescription, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`environ` feeds the settings; settings passed in explicitly win over the environment."""
+    monkeypatch.delenv("EVENT_TOPIC_FN_PARTY_STATUS", raising=False)
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    overlaid = Service(description, environ={**TOPICS, "REDIS_URL": "", "REST_PORT": "18123"})
+    assert overlaid.settings.rest_port == 18123
+    assert isinstance(overlaid.state.backend, MemoryBackend)
+
+    monkeypatch.setenv("EVENT_TOPIC_FN_PARTY_STATUS", "fn-party-status")
+    explicit = Service(description, settings=description.settings(redis_url=None))
+    assert isinstance(explicit.state.backend, MemoryBackend)
+    assert explicit.settings.redis_url is None
 
 
 async def test_embedded_state_is_announced(

@@ -57,8 +57,10 @@ class Service:
 
     Args:
         description: the generated package's `SERVICE`.
-        settings: the service's settings (default: read once from the environment).
-        environ: variables laid over `os.environ` for the key prefix (`ATLAS_ENV`) and messaging.
+        settings: the service's settings (default: read once from `os.environ` with
+            `environ` laid over it); its `REDIS_URL` and `BOOTSTRAP_SERVERS` choose the backends.
+        environ: variables laid over `os.environ` for the settings, the topic tokens and the
+            key prefix (`ATLAS_ENV`).
         backend: a state backend to use instead of the one `REDIS_URL` selects.
         messaging: the Kafka side; by default built from the spec's consumes/produces
             (Kafka with `BOOTSTRAP_SERVERS`, else the in-process bus).
@@ -77,11 +79,18 @@ class Service:
         messaging: MessagingPort | None = None,
     ) -> None:
         self.description = description
-        loaded = settings if settings is not None else load_settings(description.settings)
+        loaded = settings if settings is not None else load_settings(description.settings, environ)
         if not isinstance(loaded, ServiceSettings):
             raise ConfigurationError(f"{description.name}: settings must derive from ServiceSettings")
         self.settings = loaded
         self.environ = {**os.environ, **(environ or {})}
+        # the settings name the backends, also when passed in explicitly
+        addresses = {"REDIS_URL": loaded.redis_url, "BOOTSTRAP_SERVERS": loaded.bootstrap_servers}
+        for name, address in addresses.items():
+            if address:
+                self.environ[name] = address
+            else:
+                self.environ.pop(name, None)
         self._owns_backend = backend is None
         self.state = StateWiring.build(description, self.environ, backend)
         self.sagas = ServiceSagas(description.sagas) if description.sagas else None
@@ -97,7 +106,9 @@ class Service:
         self._tasks = TaskRunner(self.state.store)
         self._clients: ServiceClients | None = None
         self.database: ServiceDatabase | None = None
-        self._calls: dict[str, Any] = {}
+        self._calls: Namespace[Any] = Namespace("called service", {})
+        self._registries = Namespace("registry", self.state.registries)
+        self._locks = Namespace("lock", self.state.locks)
         self._produces = {p.token: (p.message, p.key, p.via) for p in description.produces}
         self.running = False
 
@@ -124,9 +135,9 @@ class Service:
         return Context(
             service=self.description.name,
             tenant=tenant,
-            state=Namespace("registry", self.state.registries),
-            locks=Namespace("lock", self.state.locks),
-            calls=Namespace("called service", self._calls),
+            state=self._registries,
+            locks=self._locks,
+            calls=self._calls,
             produces=self._produces,
             emitter=emitter or self.messaging,
             builder=self._producer,
@@ -177,7 +188,7 @@ class Service:
             self.database = None
         if self._clients is not None:
             await self._clients.aclose()
-            self._clients, self._calls = None, {}
+            self._clients, self._calls = None, Namespace("called service", {})
         await self.state.close(backend=self._owns_backend)
         log.info("service %s stopped", self.description.name)
 
@@ -223,7 +234,8 @@ class Service:
             return
         tokens = token_source_from_settings(AuthSettings(), service=self.description.name)
         self._clients = ServiceClients(token_source=tokens)
-        self._calls.update({call.service: self._clients.get(call.service) for call in self.description.calls})
+        clients = {call.service: self._clients.get(call.service) for call in self.description.calls}
+        self._calls = Namespace("called service", clients)
 
     async def __aenter__(self) -> Service:
         await self.start()

@@ -27,7 +27,13 @@ def attribute_name(name: str) -> str:
 
 
 class Namespace(Generic[T]):
-    """Read-only attribute access to named members, e.g. the registries of a service."""
+    """Read-only attribute access to named members, e.g. the registries of a service.
+
+    One instance is shared by every handler context of a service; its slots keep a handler
+    from setting attributes on it.
+    """
+
+    __slots__ = ("_kind", "_members")
 
     def __init__(self, kind: str, members: Mapping[str, T]) -> None:
         self._kind = kind

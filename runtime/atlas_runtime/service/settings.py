@@ -7,7 +7,8 @@ upper case. Unset backends mean embedded defaults (announced at start-up).
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, TypeVar
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BeforeValidator, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -56,14 +57,22 @@ class ServiceSettings(BaseSettings):
     log_level: LogLevel = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR or CRITICAL.")
 
 
-def load_settings(settings_class: type[S]) -> S:
+def load_settings(settings_class: type[S], environ: Mapping[str, str] | None = None) -> S:
     """Read the settings once, turning every missing or bad variable into one clear error.
+
+    Args:
+        settings_class: the generated `Settings` (or any `BaseSettings`).
+        environ: variables that win over the process environment.
 
     Raises:
         ConfigurationError: naming every missing or malformed environment variable.
     """
+    fields = settings_class.model_fields
+    overrides: dict[str, Any] = {
+        name: value for key, value in (environ or {}).items() if (name := key.lower()) in fields
+    }
     try:
-        return settings_class()
+        return settings_class(**overrides)
     except ValidationError as error:
         problems = []
         for item in error.errors():
