@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from atlas_runtime.service.models import WireModel
-from atlas_runtime.service.types import UInt16, UInt32
+from atlas_runtime.service.types import Int32, UInt16, UInt32
 
 
 class Buff(WireModel):
@@ -36,7 +36,7 @@ class Stat(WireModel):
     """Stat record."""
 
     name: str
-    amount: int
+    amount: Int32
 
 
 __all__ = ["Buff", "BuffDefinition", "Stat"]

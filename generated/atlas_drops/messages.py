@@ -13,7 +13,7 @@ from uuid import UUID
 from pydantic import Field, TypeAdapter
 
 from atlas_runtime.service.models import CamelWireModel
-from atlas_runtime.service.types import UInt32
+from atlas_runtime.service.types import Int32, UInt32
 
 
 class DropCommandEnvelope(CamelWireModel):
@@ -30,8 +30,8 @@ class DropCommandSpawnBody(CamelWireModel):
     item_id: UInt32
     quantity: UInt32 = 1
     meso: UInt32 = 0
-    x: int
-    y: int
+    x: Int32
+    y: Int32
     owner_id: UInt32 | None = None
 
 
@@ -103,8 +103,8 @@ class DropStatusSpawnedBody(CamelWireModel):
     item_id: UInt32
     quantity: UInt32
     meso: UInt32
-    x: int
-    y: int
+    x: Int32
+    y: Int32
 
 
 class DropStatusSpawned(DropStatusEnvelope):

@@ -39,6 +39,7 @@ CODES: dict[str, str] = {
     "E026": "unknown-field",
     "E027": "unknown-message-type",
     "E028": "name-clash",
+    "E029": "bad-default",
     "E030": "path-parameter",
     "E031": "path-parameter-type",
     "E032": "bad-registry",

@@ -76,7 +76,7 @@ def test_render_refuses_to_overwrite_hand_edits(cli: typer.Typer, workspace: Pat
     assert models.read_text().endswith("# mine\n")
     code, _ = _invoke(cli, "render", "--force")
     assert code == 0
-    assert "    z: int\n" in models.read_text()
+    assert "    z: Int32\n" in models.read_text()
 
 
 def test_invalid_specs_exit_2_with_located_diagnostics(cli: typer.Typer, workspace: Path) -> None:

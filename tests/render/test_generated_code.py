@@ -14,6 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 GOOD_HANDLERS = """
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from atlas_parties.messages import PartyCommandJoin
 from atlas_parties.models import Member, Party, PartyCreate
 from atlas_parties.protocols import Context, GetPartiesIdMembersHandler, PartyCommandJoinHandler
@@ -37,9 +39,15 @@ async def members(ctx: Context, request: Request[None]) -> list[Member]:
     return [m async for m in ctx.state.characters.values()]
 
 
+async def stream_members(ctx: Context, request: Request[None]) -> AsyncIterator[Member]:
+    async for member in ctx.state.characters.values():
+        yield member
+
+
 CHECK_JOIN: PartyCommandJoinHandler = join
 CHECK_CREATE: PostPartiesHandler = create
 CHECK_MEMBERS: GetPartiesIdMembersHandler = members
+CHECK_STREAM: GetPartiesIdMembersHandler = stream_members
 """
 
 BAD_HANDLERS = """

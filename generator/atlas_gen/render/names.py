@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keyword
 import re
+from collections.abc import Iterable
 
 _WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z0-9]+|[A-Z]+|[0-9]+")
 
@@ -41,3 +42,16 @@ def k8s_name(service: str) -> str:
 def service_url_env(service: str) -> str:
     """The env var holding another service's base URL: `<NAME>_SERVICE_URL`."""
     return f"{upper_snake(service)}_SERVICE_URL"
+
+
+def message_type_class(message: str, type_value: str) -> str:
+    """The class of one type of a message: `PartyCommand` + `JOIN` -> `PartyCommandJoin`."""
+    return message + pascal(type_value.lower())
+
+
+def message_classes(message: str, type_values: Iterable[str]) -> list[str]:
+    """Every class messages.py defines for a message: envelope, and a class and body per type."""
+    classes = [f"{message}Envelope"]
+    for value in type_values:
+        classes += [message_type_class(message, value), f"{message_type_class(message, value)}Body"]
+    return classes

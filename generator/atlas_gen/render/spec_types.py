@@ -22,7 +22,7 @@ RUNTIME_TYPES = "atlas_runtime.service.types"
 # Scalar name -> (name in generated code, module it is imported from; None for builtins).
 _SCALARS: dict[str, tuple[str, str | None]] = {
     "bool": ("bool", None),
-    "int": ("int", None),
+    "int": ("Int32", RUNTIME_TYPES),
     "int64": ("Int64", RUNTIME_TYPES),
     "uint16": ("UInt16", RUNTIME_TYPES),
     "uint32": ("UInt32", RUNTIME_TYPES),

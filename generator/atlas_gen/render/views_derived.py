@@ -54,7 +54,7 @@ def handler_aliases(service: ServiceView) -> list[tuple[str, str, str]]:
         if e.handler:
             alias = f"{pascal(e.function)}Handler"
             returns = e.return_annotation
-            signature = f"Callable[[Context, Request[{e.body or 'None'}]], Awaitable[{returns}]]"
+            signature = f"Callable[[Context, Request[{e.body or 'None'}]], {returns}]"
             doc = f"Signature of the {e.method} /api{e.path} handler.\n\nBound to `{e.handler}`.\n"
             found[alias] = (alias, signature, doc)
     for t in service.tasks:

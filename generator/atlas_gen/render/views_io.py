@@ -109,8 +109,17 @@ class EndpointView:
 
     @property
     def return_annotation(self) -> str:
-        """What the handler returns, for its typed signature (`Any` when the spec says nothing)."""
-        return annotation(self.returns, Imports()) if self.returns else "Any"
+        """What calling the handler gives, for its typed signature (`Awaitable[Any]` without `returns`).
+
+        A collection may also come from an async generator: `Awaitable[list[T]] | AsyncIterator[T]`.
+        """
+        if self.returns is None:
+            return "Awaitable[Any]"
+        awaited = f"Awaitable[{annotation(self.returns, Imports())}]"
+        if self.returns.kind == "list" and not self.returns.optional:
+            assert self.returns.item is not None
+            return f"{awaited} | AsyncIterator[{annotation(self.returns.item, Imports())}]"
+        return awaited
 
 
 def _resource_of(path: str) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from atlas_gen.render.names import pascal, upper_snake
+from atlas_gen.render.names import message_type_class, upper_snake
 from atlas_gen.render.spec_types import Imports, annotation
-from atlas_spec import FieldSpec, MessageSpec, TypeRef
+from atlas_spec import FieldSpec, MessageSpec
 
 
 @dataclass(frozen=True)
@@ -55,28 +55,43 @@ _BASE_MODEL_METHODS = frozenset(
 )
 
 
-def _sized(ref: TypeRef) -> bool:
-    """True when min/max bound a length (strings, lists, dicts) rather than a value."""
-    return ref.kind in ("list", "dict") or (ref.kind == "scalar" and ref.name == "str")
-
-
 def _bound(value: float) -> int | float:
     """A bound as written in a spec: `1`, not the `1.0` the schema stores."""
     return int(value) if value.is_integer() else value
 
 
-def _field_arguments(spec: FieldSpec) -> list[str]:
-    low, high = ("min_length", "max_length") if _sized(spec.type) else ("ge", "le")
-    args = []
-    if spec.has_default:
-        args.append(f"default={spec.default!r}")
-    if spec.description:
-        args.append(f"description={spec.description!r}")
+def _bounds(spec: FieldSpec) -> list[str]:
+    bounds = []
     if spec.min is not None:
-        args.append(f"{low}={_bound(spec.min)!r}")
+        bounds.append(f"ge={_bound(spec.min)!r}")
     if spec.max is not None:
-        args.append(f"{high}={_bound(spec.max)!r}")
-    return args
+        bounds.append(f"le={_bound(spec.max)!r}")
+    return bounds
+
+
+def _field_call(imports: Imports, shadowed: frozenset[str]) -> str:
+    if "Field" in shadowed:
+        return imports.qualified("pydantic", "Field")
+    imports.add("pydantic", "Field")
+    return "Field"
+
+
+def _annotation(
+    spec: FieldSpec, imports: Imports, models_module: str | None, shadowed: frozenset[str]
+) -> str:
+    """The field's annotation; bounds go inside it, next to the ones of the type.
+
+    An integer type (`UInt16`) carries its range in its own `Annotated` metadata, and pydantic
+    ignores bounds given beside it in the default's `Field(...)`, so a field's bounds are
+    stacked on the type: `Annotated[UInt16, Field(ge=1, le=200)]`.
+    """
+    bounds = _bounds(spec)
+    if not bounds:
+        return annotation(spec.type, imports, models_module=models_module, shadowed=shadowed)
+    bare = annotation(spec.type.required(), imports, models_module=models_module, shadowed=shadowed)
+    imports.add("typing", "Annotated")
+    bounded = f"Annotated[{bare}, {_field_call(imports, shadowed)}({', '.join(bounds)})]"
+    return f"{bounded} | None" if spec.type.optional else bounded
 
 
 def build_field(
@@ -88,17 +103,14 @@ def build_field(
     shadowed: frozenset[str] = frozenset(),
 ) -> FieldView:
     """The view of one declared field; `shadowed` are the field names of its class."""
-    ann = annotation(spec.type, imports, models_module=models_module, shadowed=shadowed)
-    args = _field_arguments(spec)
-    if any(not a.startswith("default=") for a in args):
-        if "Field" in shadowed:
-            field_call = imports.qualified("pydantic", "Field")
-        else:
-            imports.add("pydantic", "Field")
-            field_call = "Field"
-        code = f"{name}: {ann} = {field_call}({', '.join(args)})"
-    elif args:
-        code = f"{name}: {ann} = {args[0].removeprefix('default=')}"
+    ann = _annotation(spec, imports, models_module, shadowed)
+    default = f"{spec.default!r}" if spec.has_default else None
+    if spec.description:
+        args = [f"default={default}"] if default is not None else []
+        args.append(f"description={spec.description!r}")
+        code = f"{name}: {ann} = {_field_call(imports, shadowed)}({', '.join(args)})"
+    elif default is not None:
+        code = f"{name}: {ann} = {default}"
     else:
         code = f"{name}: {ann}"
     if name in _BASE_MODEL_METHODS:
@@ -163,7 +175,7 @@ def build_messages(messages: Mapping[str, MessageSpec], imports: Imports) -> tup
     for name, message in sorted(messages.items()):
         types = []
         for value, fields in message.types.items():
-            type_cls = name + pascal(value.lower())
+            type_cls = message_type_class(name, value)
             body_fields = build_fields(fields, imports, models_module=".models")
             types.append(MessageTypeView(value, type_cls, f"{type_cls}Body", body_fields))
         envelope = build_fields(message.fields, imports, models_module=".models")

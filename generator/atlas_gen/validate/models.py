@@ -1,8 +1,12 @@
-"""Rules about types: every model named in a type exists; bounds fit numbers; no field hides a model."""
+"""Rules about types: every model named in a type exists; bounds and defaults fit; no field hides a model."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from typing import Any
+
+from pydantic.alias_generators import to_camel
 
 from atlas_spec import FieldSpec, TypeRef
 
@@ -26,6 +30,75 @@ def _field_diagnostics(spec_file: SpecFile, field: FieldSpec, loc: Loc) -> Itera
     numeric = field.type.kind == "scalar" and (field.type.is_integer or field.type.name == "float")
     if (field.min is not None or field.max is not None) and not numeric:
         yield spec_file.diagnostic(loc, "E013", f"`min`/`max` apply to numbers, not `{field.type}`")
+    elif numeric:
+        for problem, key in _bound_problems(field):
+            yield spec_file.diagnostic((*loc, key), "E013", problem)
+    if "default" in field.model_fields_set:
+        wrong = _default_problem(field.type, field.default) or _default_out_of_bounds(field)
+        if wrong:
+            yield spec_file.diagnostic((*loc, "default"), "E029", f"bad default: {wrong}")
+
+
+def _range(ref: TypeRef) -> str:
+    scalar = ref.scalar
+    assert scalar is not None
+    return f"{ref.name} holds {scalar.minimum}..{scalar.maximum}"
+
+
+def _bound_problems(field: FieldSpec) -> Iterator[tuple[str, str]]:
+    """`min` above `max`, or a bound outside the integer type's own range."""
+    low, high, scalar = field.min, field.max, field.type.scalar
+    if low is not None and high is not None and low > high:
+        yield f"`min` ({low:g}) is larger than `max` ({high:g})", "min"
+    if scalar is None or scalar.minimum is None or scalar.maximum is None:
+        return
+    for key, bound in (("min", low), ("max", high)):
+        if bound is not None and not scalar.minimum <= bound <= scalar.maximum:
+            yield f"`{key}` ({bound:g}) is outside the type's range ({_range(field.type)})", key
+
+
+# The Python literals a default of each scalar may be (YAML gives exactly these).
+_LITERAL_TYPES: dict[str, type | tuple[type, ...]] = {
+    "bool": bool,
+    "int": int,
+    "float": (int, float),
+    "str": str,
+}
+
+
+def _default_problem(ref: TypeRef, value: Any) -> str | None:
+    """Why `value` cannot be the default of a `ref` field (it is rendered as a Python literal)."""
+    if value is None:
+        return None if ref.optional else f"null, but `{ref}` is not optional (write `{ref}?`)"
+    if ref.kind in ("list", "dict"):
+        assert ref.item is not None
+        items = value if ref.kind == "list" and isinstance(value, list) else None
+        if ref.kind == "dict" and isinstance(value, dict) and all(isinstance(k, str) for k in value):
+            items = list(value.values())
+        if items is None:
+            return f"{json.dumps(value, default=str)} is not a {'list' if ref.kind == 'list' else 'mapping'}"
+        return next(filter(None, (_default_problem(ref.item, item) for item in items)), None)
+    if ref.kind == "model" or ref.name in ("uuid", "datetime"):
+        bare = ref.required()
+        return f"`{bare}` fields take no default: make the field optional (`{bare}?`) or required"
+    scalar = ref.scalar
+    assert scalar is not None
+    expected = _LITERAL_TYPES[scalar.python]
+    if isinstance(value, bool) is not (scalar.python == "bool") or not isinstance(value, expected):
+        return f"{json.dumps(value, default=str)} does not fit `{ref.required()}`"
+    low, high = scalar.minimum, scalar.maximum
+    if isinstance(value, int) and low is not None and high is not None and not low <= value <= high:
+        return f"{value} is outside the type's range ({_range(ref)})"
+    return None
+
+
+def _default_out_of_bounds(field: FieldSpec) -> str | None:
+    value = field.default
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    if (field.min is not None and value < field.min) or (field.max is not None and value > field.max):
+        return f"{value} is outside `min`/`max`"
+    return None
 
 
 def _typed_fields(spec_file: SpecFile) -> Iterator[tuple[FieldSpec, Loc]]:
@@ -73,4 +146,19 @@ def fields_not_named_like_models(ecosystem: Ecosystem) -> Iterator[Diagnostic]:
                 yield spec_file.diagnostic(loc, "E028", message, key=True, expected="another field name")
 
 
-RULES = (field_types_exist, endpoint_types_exist, fields_not_named_like_models)
+def camel_names_distinct(ecosystem: Ecosystem) -> Iterator[Diagnostic]:
+    """With `wire_case: camel`, no two fields of one class share a wire name (`foo_bar`, `fooBar`)."""
+    for spec_file in ecosystem.files:
+        if spec_file.spec.wire_case != "camel":
+            continue
+        seen: dict[tuple[Loc, str], str] = {}
+        for _, loc in _typed_fields(spec_file):
+            name = str(loc[-1])
+            first = seen.setdefault((loc[:-1], to_camel(name)), name)
+            if first != name:
+                wire = to_camel(name)
+                message = f"fields `{first}` and `{name}` are both `{wire}` on the wire (wire_case: camel)"
+                yield spec_file.diagnostic(loc, "E028", message, key=True, expected="another field name")
+
+
+RULES = (field_types_exist, endpoint_types_exist, fields_not_named_like_models, camel_names_distinct)

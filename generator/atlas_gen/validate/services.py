@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from ..diagnostics import Diagnostic
 from ..ecosystem import Ecosystem
+from ..render.names import message_classes
 from ._resolve import did_you_mean, one_of
 
 
@@ -35,14 +36,39 @@ def calls_known_services(ecosystem: Ecosystem) -> Iterator[Diagnostic]:
                 yield spec_file.diagnostic(("calls", index), "E042", message, expected=one_of(others))
 
 
-def distinct_model_and_message_names(ecosystem: Ecosystem) -> Iterator[Diagnostic]:
-    """A model and a message may not share a name (both become classes of the service)."""
+# Names generated modules bind besides the spec's models and messages: their imports
+# (models.py, messages.py) and protocols.py's own protocols. A model or message of the same
+# name would be shadowed by them, or shadow them.
+GENERATED_NAMES = frozenset(
+    {
+        *("Annotated", "Any", "AbstractAsyncContextManager", "Awaitable", "Callable", "Literal"),
+        *("Protocol", "Field", "TypeAdapter", "UUID", "WireModel", "CamelWireModel", "ServiceClient"),
+        *("Int32", "Int64", "UInt16", "UInt32", "UInt64"),
+        *("BaseContext", "Registry", "TTLRegistry", "CoalescedRegistry", "Request"),
+        *("Context", "State", "Locks", "Calls"),
+    }
+)
+
+
+def distinct_class_names(ecosystem: Ecosystem) -> Iterator[Diagnostic]:
+    """Models, messages and the classes generated for them all have names of their own."""
     for spec_file in ecosystem.files:
-        for name in spec_file.spec.messages:
-            if name in spec_file.spec.models:
+        spec = spec_file.spec
+        for section, names in (("models", spec.models), ("messages", spec.messages)):
+            for name in names:
+                if name in GENERATED_NAMES:
+                    message = f"`{name}` is a name the generated code uses itself; rename the {section[:-1]}"
+                    yield spec_file.diagnostic((section, name), "E028", message, key=True)
+        for name in spec.messages:
+            if name in spec.models:
                 yield spec_file.diagnostic(
                     ("messages", name), "E028", f"`{name}` is both a model and a message", key=True
                 )
+        for message_name, declared in spec.messages.items():
+            for cls in message_classes(message_name, declared.types):
+                if cls in spec.models:
+                    text = f"model `{cls}` is named like a class generated for message `{message_name}`"
+                    yield spec_file.diagnostic(("models", cls), "E028", text, key=True)
 
 
-RULES = (unique_service_names, calls_known_services, distinct_model_and_message_names)
+RULES = (unique_service_names, calls_known_services, distinct_class_names)

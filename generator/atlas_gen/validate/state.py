@@ -80,6 +80,9 @@ def kind_options_match(ecosystem: Ecosystem) -> Iterator[Diagnostic]:
                 )
 
 
+_INDEXABLE = "an integer, `str`, `uuid` or `datetime` field, or a list of them"
+
+
 def _index_problem(ref: TypeRef) -> str | None:
     leaf = ref
     while leaf.kind == "list" and leaf.item is not None:
@@ -101,7 +104,7 @@ def index_fields_exist(ecosystem: Ecosystem) -> Iterator[Diagnostic]:
                 yield spec_file.diagnostic(loc, "E026", f"index `{index_name}` of `{name}`: {resolved}")
             elif (problem := _index_problem(resolved)) is not None:
                 yield spec_file.diagnostic(
-                    loc, "E033", f"index `{index_name}` of `{name}`: {problem}", expected="a scalar field"
+                    loc, "E033", f"index `{index_name}` of `{name}`: {problem}", expected=_INDEXABLE
                 )
 
 
