@@ -69,6 +69,23 @@ def test_saga_ecosystem_is_valid_and_in_the_graph() -> None:
     assert format_duration(saga.timeout) == "30s"
 
 
+def test_a_saga_trigger_nobody_produces_and_events_nobody_consumes_are_warned(tmp_path: Path) -> None:
+    """The trigger and events topics of a saga face other services: a missing end is a warning."""
+    for spec in SAGAS.glob("*.yaml"):
+        text = spec.read_text()
+        if spec.name == "inventory.yaml":  # neither produces the trigger nor consumes the events
+            text = text.replace("  COMMAND_TOPIC_PURCHASE: {message: PurchaseCommand, key: character_id}", "")
+            text = text.replace("  EVENT_TOPIC_SAGA_STATUS:\n", "  EVENT_TOPIC_OTHER_STATUS:\n")
+        (tmp_path / spec.name).write_text(text)
+    ecosystem, diagnostics = load_ecosystem(tmp_path)
+    assert ecosystem is not None
+    warned = {(d.code, Path(d.file).name, d.message.rsplit(" ", 1)[-1]) for d in diagnostics}
+    assert {
+        ("W101", "orchestrator.yaml", "`COMMAND_TOPIC_PURCHASE`"),
+        ("W102", "orchestrator.yaml", "`EVENT_TOPIC_SAGA_STATUS`"),
+    } <= warned
+
+
 def test_warnings_alone_keep_the_ecosystem(tmp_path: Path) -> None:
     """A spec with only warnings (an unconsumed topic) still yields the ecosystem."""
     (tmp_path / "solo.yaml").write_text(

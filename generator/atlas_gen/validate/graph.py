@@ -8,7 +8,7 @@ the other side may live outside this folder.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from atlas_spec import FieldSpec, MessageSpec, ServiceSpec
 
@@ -90,17 +90,23 @@ def compatible_messages(ecosystem: Ecosystem) -> Iterator[Diagnostic]:
                 )
 
 
-def _first_per_service(uses: tuple[TopicUse, ...]) -> list[TopicUse]:
+def _first_per_service(uses: Iterable[TopicUse]) -> list[TopicUse]:
     firsts: dict[str, TopicUse] = {}
     for use in uses:
         firsts.setdefault(use.service, use)
     return list(firsts.values())
 
 
-def _saga_only(topic: Topic) -> bool:
-    # A topic only one service's sagas use is reported as unknown by the saga rules.
-    uses = (*topic.producers, *topic.consumers)
-    return len({use.service for use in uses}) == 1 and all(use.loc[0] == "sagas" for use in uses)
+def _warned_uses(topic: Topic, uses: tuple[TopicUse, ...]) -> list[TopicUse]:
+    """The uses a missing other end is warned at, the first of each service.
+
+    A topic only one service's sagas use is the saga rules' (E050) for its actions and
+    completions; its trigger and events topics still face other services, so they are warned.
+    """
+    everyone = (*topic.producers, *topic.consumers)
+    saga_only = len({use.service for use in everyone}) == 1 and all(use.loc[0] == "sagas" for use in everyone)
+    warned = [use for use in uses if not saga_only or use.loc[-1] in ("trigger", "events")]
+    return _first_per_service(warned)
 
 
 def topics_have_both_ends(ecosystem: Ecosystem) -> Iterator[Diagnostic]:
@@ -108,10 +114,8 @@ def topics_have_both_ends(ecosystem: Ecosystem) -> Iterator[Diagnostic]:
     if not ecosystem.complete:
         return
     for topic in ecosystem.topics.values():
-        if _saga_only(topic):
-            continue
         if not topic.producers:
-            for use in _first_per_service(topic.consumers):
+            for use in _warned_uses(topic, topic.consumers):
                 yield use.file.diagnostic(
                     use.loc,
                     "W101",
@@ -120,7 +124,7 @@ def topics_have_both_ends(ecosystem: Ecosystem) -> Iterator[Diagnostic]:
                     key=True,
                 )
         if not topic.consumers:
-            for use in _first_per_service(topic.producers):
+            for use in _warned_uses(topic, topic.producers):
                 yield use.file.diagnostic(
                     use.loc,
                     "W102",
