@@ -172,6 +172,9 @@ async def test_list_filters_by_declared_indexes(
     unknown = await client.get("/api/parties", params={"filter[colour]": "red"}, headers=headers)
     assert unknown.status_code == 400
     assert "filter[members.id]" in unknown.json()["errors"][0]["detail"]
+    wrong = await client.get("/api/parties", params={"filter[members.id]": "abc"}, headers=headers)
+    assert wrong.status_code == 400
+    assert wrong.json()["errors"][0]["source"] == {"parameter": "filter[members.id]"}
 
 
 async def test_tenants_are_isolated_and_headers_required(

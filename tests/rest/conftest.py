@@ -15,8 +15,17 @@ from pydantic import BaseModel, Field
 from atlas_runtime.auth import AuthSettings
 from atlas_runtime.auth.testing import KeyPair, token_claims
 from atlas_runtime.errors import BackendUnavailable, Conflict, NotFound
-from atlas_runtime.rest import Endpoint, Request, RestSettings, create_app, current_request_id, current_trace
+from atlas_runtime.rest import (
+    Endpoint,
+    Request,
+    RestSettings,
+    create_app,
+    current_request_id,
+    current_trace,
+    filter_type,
+)
 from atlas_runtime.rest.testing import RunningServer, running_server
+from atlas_runtime.service.types import UInt32
 from atlas_runtime.tenant import current_tenant
 
 ISSUER = "https://id.atlas.test"
@@ -28,6 +37,12 @@ class Member(BaseModel):
     id: int
     name: str
     level: int = Field(default=1, ge=1, le=200)
+
+
+class Guild(BaseModel):
+    id: UInt32
+    members: list[UInt32]
+    leader_id: UInt32 | None = None
 
 
 @dataclass
@@ -65,6 +80,28 @@ async def list_members(ctx: Seen, request: Request) -> list[Member]:
     return [Member(id=i, name=f"m{i}") for i in range(1, 8)]
 
 
+async def search_members(ctx: Seen, request: Request) -> list[Member]:
+    query = request.query
+    kind = query.get("kind")
+    ctx.calls.append(
+        {
+            "kind": kind,
+            "contains": "kind" in query,
+            "values": [query[name] for name in query],
+            "plain": dict(query),
+            "count": len(query),
+            "filters": dict(query.filters),
+            "size": query.page.size,
+        }
+    )
+    return [Member(id=1, name=kind or "anyone")]
+
+
+async def list_guilds(ctx: Seen, request: Request) -> list[Guild]:
+    ctx.calls.append({"filters": dict(request.query.filters)})
+    return [Guild(id=1, members=[5, 6])]
+
+
 async def stream_members(ctx: Seen, request: Request) -> AsyncIterator[Member]:
     for i in range(1, 8):
         await asyncio.sleep(0)
@@ -84,6 +121,14 @@ ENDPOINTS = [
     Endpoint("GET", "/members/{id}", get_member, "members", params={"id": int}),
     Endpoint("GET", "/members", list_members, "members"),
     Endpoint("GET", "/stream", stream_members, "members"),
+    Endpoint("GET", "/search", search_members, "members"),
+    Endpoint(
+        "GET",
+        "/guilds",
+        list_guilds,
+        "guilds",
+        filters={"member": filter_type(Guild, "members"), "leader": filter_type(Guild, "leader_id")},
+    ),
     Endpoint(
         "POST", "/members", create_member, "members", body=Member, status=201, scopes=("members:write",)
     ),

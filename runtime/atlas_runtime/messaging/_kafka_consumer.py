@@ -6,6 +6,8 @@ callbacks run on that thread inside `consume()`; they hand over to the event loo
 is free, awaiting that very call) to drain the partitions' in-flight handlers, then
 commit the finished offsets synchronously before the partitions are given up.
 Auto-commit and the automatic offset store are off: only the engine commits.
+Metadata is refreshed every 10 s, so a subscribed topic created after the consumer
+joined its group is consumed within seconds (`CONSUMER_DEFAULTS`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ CONSUMER_DEFAULTS: Mapping[str, object] = {
     "session.timeout.ms": 10_000,
     "heartbeat.interval.ms": 2_000,
     "fetch.wait.max.ms": 100,
+    # A consumer that already has partitions learns of a subscribed topic created later only
+    # at its next metadata refresh: librdkafka's default (5 min) outlasts saga timeouts.
+    "topic.metadata.refresh.interval.ms": 10_000,
 }
 
 

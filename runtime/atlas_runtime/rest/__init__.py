@@ -33,7 +33,14 @@ from atlas_runtime.rest.jsonapi import (
 from atlas_runtime.rest.metrics import RouteMetrics
 from atlas_runtime.rest.pagination import Page, paginate, paginate_async
 from atlas_runtime.rest.problems import InvalidHeader, JsonApiResponse, ServiceUnavailable, problem_response
-from atlas_runtime.rest.query import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageParams, Query, parse_query
+from atlas_runtime.rest.query import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    PageParams,
+    Query,
+    filter_type,
+    parse_query,
+)
 from atlas_runtime.rest.server import DrainingServer, run, serve, server_for
 from atlas_runtime.rest.settings import RestSettings
 from atlas_runtime.rest.tracing import (
@@ -80,6 +87,7 @@ __all__ = [
     "decode_resource",
     "endpoint_route",
     "error_document",
+    "filter_type",
     "needs_scopes",
     "paginate",
     "paginate_async",

@@ -4,8 +4,9 @@ An `Endpoint` declares one method on one path: its handler, the JSON:API resourc
 type it answers with, typed path parameters, an optional body model, the status of
 a success, and the scopes it needs. `endpoint_route` turns it into a Starlette route
 that checks scopes, converts parameters (400 naming a bad one), parses the query
-(paging and filters), validates the body (422 with pointers, before the handler
-runs), builds the context, calls the handler and renders its result.
+(paging and filters; declared filters are type-checked, 400 naming a bad one),
+validates the body (422 with pointers, before the handler runs), builds the context,
+calls the handler and renders its result.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ class Request:
 
     Attributes:
         params: path parameters converted to their declared types.
-        query: the parsed query string (`page`, `filters`, other `params`).
+        query: the parsed query string (`page`, `filters`, other `params`); also a
+            read-only mapping of the plain parameters to their first value.
         body: the validated body model, or None when the endpoint takes no body.
         headers: the request headers (case-insensitive).
         tenant: the tenant the request runs as (None only on open routes).
@@ -73,6 +75,9 @@ class Endpoint:
         page_size: default `page[size]`.
         max_page_size: largest accepted `page[size]`.
         name: route name (default: the handler's qualified name).
+        filters: `filter[<name>]` name -> the type its value must convert to (see
+            `filter_type`); an undeclared filter, or a value that does not convert, is a 400.
+            None (the default) accepts any filter unchecked.
     """
 
     method: str
@@ -86,25 +91,31 @@ class Endpoint:
     page_size: int = DEFAULT_PAGE_SIZE
     max_page_size: int = MAX_PAGE_SIZE
     name: str | None = None
+    filters: Mapping[str, Any] | None = None
 
 
 def endpoint_route(endpoint: Endpoint, context: ContextFactory, *, prefix: str = "/api") -> Route:
     """A Starlette route serving `endpoint` under `prefix`; `context` builds each request's ctx."""
     converters = {name: TypeAdapter(kind) for name, kind in endpoint.params.items()}
+    filters = _FilterCheck.of(endpoint)
     empty_query = Query(page=PageParams(number=1, size=endpoint.page_size))
+
+    def read_query(raw: StarletteRequest) -> Query:
+        if not raw.scope["query_string"]:
+            return empty_query
+        query = parse_query(
+            raw.query_params.multi_items(), default_size=endpoint.page_size, max_size=endpoint.max_page_size
+        )
+        if filters is not None:
+            filters.check(query.filters)
+        return query
 
     async def serve(raw: StarletteRequest) -> Response:
         principal = current_principal()
         require_scopes(principal, endpoint.scopes)
         request = Request(
             params=_convert_params(raw.path_params, converters),
-            query=parse_query(
-                raw.query_params.multi_items(),
-                default_size=endpoint.page_size,
-                max_size=endpoint.max_page_size,
-            )
-            if raw.scope["query_string"]
-            else empty_query,
+            query=read_query(raw),
             body=await _read_body(raw, endpoint) if endpoint.body is not None else None,
             headers=raw.headers,
             tenant=current_tenant_or_none(),
@@ -148,6 +159,35 @@ def _convert_params(raw: Mapping[str, str], converters: Mapping[str, TypeAdapter
             message = error.errors()[0].get("msg", "is invalid")
             raise BadRequest(f"path parameter {name} is {raw[name]!r}: {message}", parameter=name) from None
     return params
+
+
+@dataclass(frozen=True, slots=True)
+class _FilterCheck:
+    """The declared filters of an endpoint, with a converter per filter."""
+
+    path: str
+    converters: Mapping[str, TypeAdapter[Any]]
+
+    @classmethod
+    def of(cls, endpoint: Endpoint) -> _FilterCheck | None:
+        if endpoint.filters is None:
+            return None
+        return cls(endpoint.path, {name: TypeAdapter(kind) for name, kind in endpoint.filters.items()})
+
+    def check(self, filters: Mapping[str, str]) -> None:
+        """Raise BadRequest naming the first undeclared filter or unconvertible value."""
+        unknown = sorted(set(filters) - set(self.converters))
+        if unknown:
+            allowed = ", ".join(f"filter[{name}]" for name in sorted(self.converters)) or "none"
+            detail = f"unknown filter {unknown[0]!r} on {self.path} (allowed: {allowed})"
+            raise BadRequest(detail, parameter=f"filter[{unknown[0]}]")
+        for name, value in sorted(filters.items()):
+            try:
+                self.converters[name].validate_strings(value)
+            except ValidationError as error:
+                parameter = f"filter[{name}]"
+                message = error.errors()[0].get("msg", "is invalid")
+                raise BadRequest(f"{parameter} is {value!r}: {message}", parameter=parameter) from None
 
 
 async def _read_body(raw: StarletteRequest, endpoint: Endpoint) -> BaseModel:

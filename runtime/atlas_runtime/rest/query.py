@@ -2,13 +2,18 @@
 
 The conventions match the existing ecosystem: pages are numbered from 1, the size
 defaults to 50 and may not exceed 250, a bad value is a 400 naming the parameter
-(never clamped), and the legacy `limit` parameter is rejected outright.
+(never clamped), and the legacy `limit` parameter is rejected outright. `filter_type`
+works out which type a filter over a model's field must convert to.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import types
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Annotated, Any, Union, get_args, get_origin
+
+from pydantic import BaseModel
 
 from atlas_runtime.errors import BadRequest
 
@@ -31,8 +36,12 @@ class PageParams:
 
 
 @dataclass(frozen=True, slots=True)
-class Query:
+class Query(Mapping[str, str]):
     """A parsed query string.
+
+    It is also a read-only mapping of the plain parameters (neither `page[...]` nor
+    `filter[...]`) to their first value: `query.get("kind")`, `query["kind"]`,
+    `"kind" in query`, iteration and `len` see only those.
 
     Attributes:
         page: the requested page.
@@ -44,10 +53,21 @@ class Query:
     filters: Mapping[str, str] = field(default_factory=dict)
     params: Mapping[str, list[str]] = field(default_factory=dict)
 
-    def param(self, name: str) -> str | None:
-        """The first value of a plain parameter, or None."""
+    def __getitem__(self, name: str) -> str:
         values = self.params.get(name)
-        return values[0] if values else None
+        if not values:
+            raise KeyError(name)
+        return values[0]
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, values in self.params.items() if values)
+
+    def __len__(self) -> int:
+        return sum(1 for values in self.params.values() if values)
+
+    def param(self, name: str) -> str | None:
+        """The first value of a plain parameter, or None (the same as `get(name)`)."""
+        return self.get(name)
 
 
 def parse_query(
@@ -103,3 +123,43 @@ def _positive_int(name: str, raw: str | None, *, default: int, maximum: int | No
     if not raw.isdigit() or int(raw) < 1 or (maximum is not None and int(raw) > maximum):
         raise BadRequest(f"{name} is {raw!r}; expected an integer of at least 1{bound}", parameter=name)
     return int(raw)
+
+
+def filter_type(model: type[BaseModel], path: str) -> Any:
+    """The type a filter over `path` of `model` converts its value to.
+
+    `path` is a field name, dotted through nested models (`position.x`); list items
+    and optional values are unwrapped (a `list[UInt32]` field filters by `UInt32`),
+    and field constraints are kept. A field holding a model or a dict gives `str`.
+
+    Raises:
+        ValueError: `path` does not name a field of `model`.
+    """
+    kind: Any = model
+    for part in path.split("."):
+        kind = _element(kind)
+        fields = kind.model_fields if isinstance(kind, type) and issubclass(kind, BaseModel) else {}
+        if part not in fields:
+            raise ValueError(f"{model.__name__} has no field {path!r} (no {part!r} in {kind!r})")
+        info = fields[part]
+        kind = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+    kind = _element(kind)
+    if (isinstance(kind, type) and issubclass(kind, BaseModel)) or get_origin(kind) in (dict, Mapping):
+        return str
+    return kind
+
+
+def _element(kind: Any) -> Any:
+    """`kind` without `None` alternatives and collection wrappers."""
+    origin = get_origin(kind)
+    if origin is Annotated:
+        inner = get_args(kind)[0]
+        unwrapped = _element(inner)
+        return kind if unwrapped is inner else unwrapped
+    if origin in (list, tuple, set, frozenset):
+        return _element(get_args(kind)[0])
+    if origin in (Union, types.UnionType):
+        members = [arg for arg in get_args(kind) if arg is not type(None)]
+        if len(members) == 1:
+            return _element(members[0])
+    return kind

@@ -81,6 +81,7 @@ def ecosystem_endpoints(services: Sequence[Service]) -> list[Endpoint]:
                     body=endpoint.body,
                     status=endpoint.status,
                     scopes=endpoint.scopes,
+                    filters=endpoint.filters,
                     name=f"{service.description.name}: {endpoint.name}",
                 )
             )

@@ -13,6 +13,7 @@ from typing import Any, Protocol, TypeVar
 
 from atlas_runtime.db.tenancy import TenantSession
 from atlas_runtime.messaging import Record
+from atlas_runtime.rest import Query
 from atlas_runtime.service.context import HandlerLogger
 from atlas_runtime.state.specs import Seconds
 from atlas_runtime.tenant import Tenant
@@ -79,12 +80,16 @@ LockFactory = Callable[[Any], AbstractAsyncContextManager[Any]]
 
 
 class Request(Protocol[B_co]):
-    """What a REST handler receives: typed path params, parsed query, validated body, headers."""
+    """What a REST handler receives: typed path params, parsed query, validated body, headers.
+
+    `query` is a `Query`: `page`, `filters` and every plain parameter in `params`, and a
+    read-only mapping of each plain parameter to its first value (`query.get("kind")`).
+    """
 
     @property
     def params(self) -> Mapping[str, Any]: ...
     @property
-    def query(self) -> Any: ...
+    def query(self) -> Query: ...
     @property
     def body(self) -> B_co: ...
     @property

@@ -3,6 +3,8 @@
 Registry operations need no user code: `get` answers one resource or 404, `remove`
 answers 204 or 404, `list` pages the registry sorted by key (stable pages) or, with
 `filter[<name>]` parameters declared in the spec, the keys an index lookup returns.
+A `list` endpoint declares its filters with the type of each index's field, so an
+undeclared filter or a value of the wrong type is a 400 before any lookup.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from atlas_runtime.errors import BadRequest, NotFound
+from atlas_runtime.errors import NotFound
 from atlas_runtime.rest.handlers import Endpoint, Handler, Request
+from atlas_runtime.rest.query import filter_type
 from atlas_runtime.service.context import run_handler
 from atlas_runtime.service.description import EndpointDecl
 from atlas_runtime.service.refs import resolve
@@ -64,12 +67,19 @@ def _remove_handler(decl: EndpointDecl, registry: RegistryLookup) -> Handler:
     return remove
 
 
+def _filter_types(decl: EndpointDecl, registry: RegistryLookup) -> dict[str, Any] | None:
+    """Each declared filter of a `list` endpoint -> the type of its index's field."""
+    if decl.action != "list":
+        return None
+    if not decl.filters:
+        return {}
+    store = registry(decl.registry or "")
+    model = store.value_type
+    return {name: filter_type(model, store.indexes[index].field) for name, index in decl.filters.items()}
+
+
 def _filter_indexes(decl: EndpointDecl, filters: Mapping[str, str]) -> list[tuple[str, str]]:
-    unknown = sorted(set(filters) - set(decl.filters))
-    if unknown:
-        allowed = ", ".join(f"filter[{f}]" for f in sorted(decl.filters)) or "none"
-        detail = f"unknown filter {unknown[0]!r} on {decl.path} (allowed: {allowed})"
-        raise BadRequest(detail, parameter=f"filter[{unknown[0]}]")
+    # `endpoint_route` has rejected undeclared filters and values of the wrong type.
     return [(decl.filters[name], value) for name, value in sorted(filters.items())]
 
 
@@ -121,4 +131,5 @@ def build_endpoint(decl: EndpointDecl, registry: RegistryLookup) -> Endpoint:
         status=decl.status,
         scopes=decl.scopes,
         name=f"{decl.method} {decl.path}",
+        filters=_filter_types(decl, registry),
     )

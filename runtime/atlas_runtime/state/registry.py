@@ -115,6 +115,11 @@ class Registry(Generic[K, M]):
         self._tenants = tenants
         self._spaces: dict[Tenant | None, Space] = {}
 
+    @property
+    def value_type(self) -> type[M]:
+        """The pydantic model of the values."""
+        return self._values.value_type
+
     # -- keys -------------------------------------------------------------------
 
     def space(self) -> Space:
