@@ -263,12 +263,13 @@ def _registry(draw: st.DrawFn, models: dict[str, dict[str, Any]]) -> dict[str, A
         registry["ttl"] = draw(durations)
     if kind == "coalesced":
         registry["flush"] = draw(durations)
-    if key == "uint32" and draw(st.booleans()):
-        starts = st.builds(dict, start=st.integers(1, 10**9))
-        registry["ids"] = draw(st.one_of(st.just(True), st.just({}), starts))
-    indexes = _index_sections(draw, models, value)
-    if indexes:
-        registry["indexes"] = indexes
+    if kind != "coalesced":  # a coalesced registry buffers writes: no ids, no indexes
+        if key == "uint32" and draw(st.booleans()):
+            starts = st.builds(dict, start=st.integers(1, 10**9))
+            registry["ids"] = draw(st.one_of(st.just(True), st.just({}), starts))
+        indexes = _index_sections(draw, models, value)
+        if indexes:
+            registry["indexes"] = indexes
     if draw(st.integers(0, 4)) == 0:
         registry["scope"] = "global"
     if draw(st.integers(0, 4)) == 0:

@@ -97,6 +97,11 @@ class Place(BaseModel):
     id: uuid.UUID
     at: Position
     trail: list[Position] = []
+    next_stop: Stop | None = None  # declared below: a forward reference until rebuilt
+
+
+class Stop(BaseModel):
+    minute: int
 
 
 @pytest.mark.parametrize(
@@ -107,6 +112,7 @@ class Place(BaseModel):
         (Place, "id", str(uuid.uuid4()), "42"),
         (Place, "at.x", "-3", "x"),
         (Place, "trail.x", "7", "7.5"),
+        (Place, "next_stop.minute", "9", "nine"),
     ],
 )
 def test_filter_type_follows_the_field(model: type[BaseModel], path: str, good: str, bad: str) -> None:

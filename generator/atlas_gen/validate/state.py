@@ -59,8 +59,21 @@ def keys_are_scalars(ecosystem: Ecosystem) -> Iterator[Diagnostic]:
 
 
 def kind_options_match(ecosystem: Ecosystem) -> Iterator[Diagnostic]:
-    """kind `ttl` needs `ttl`, kind `coalesced` needs `flush`, and only they take them."""
+    """kind `ttl` needs `ttl`, kind `coalesced` needs `flush`, and only they take them.
+
+    A coalesced registry buffers its writes, so it keeps no index and hands out no ids.
+    """
     for spec_file, name, registry in _registries(ecosystem):
+        if registry.kind == "coalesced":
+            for option in ("ids", "indexes"):
+                if getattr(registry, option):
+                    yield spec_file.diagnostic(
+                        ("state", name, option),
+                        "E032",
+                        f"kind `coalesced` takes no `{option}`: its writes are buffered",
+                        key=True,
+                        expected="kind `registry` or `ttl` for ids and index lookups",
+                    )
         for option, kind in _KIND_OPTION.items():
             value = getattr(registry, option)
             if registry.kind == kind and value is None:

@@ -138,7 +138,7 @@ def filter_type(model: type[BaseModel], path: str) -> Any:
     kind: Any = model
     for part in path.split("."):
         kind = _element(kind)
-        fields = kind.model_fields if isinstance(kind, type) and issubclass(kind, BaseModel) else {}
+        fields = _fields(kind) if isinstance(kind, type) and issubclass(kind, BaseModel) else {}
         if part not in fields:
             raise ValueError(f"{model.__name__} has no field {path!r} (no {part!r} in {kind!r})")
         info = fields[part]
@@ -147,6 +147,13 @@ def filter_type(model: type[BaseModel], path: str) -> Any:
     if (isinstance(kind, type) and issubclass(kind, BaseModel)) or get_origin(kind) in (dict, Mapping):
         return str
     return kind
+
+
+def _fields(model: type[BaseModel]) -> Mapping[str, Any]:
+    """The fields of `model`, forward references resolved (a model naming one declared later)."""
+    if not model.__pydantic_complete__:
+        model.model_rebuild()
+    return model.model_fields
 
 
 def _element(kind: Any) -> Any:
