@@ -86,6 +86,20 @@ def test_a_saga_trigger_nobody_produces_and_events_nobody_consumes_are_warned(tm
     } <= warned
 
 
+def test_an_unknown_saga_action_topic_suggests_a_consumed_topic(tmp_path: Path) -> None:
+    """An action's did-you-mean names a topic some service consumes, not a status topic."""
+    for spec in SAGAS.glob("*.yaml"):
+        text = spec.read_text()
+        if spec.name == "orchestrator.yaml":
+            text = text.replace(
+                "action: {topic: COMMAND_TOPIC_INVENTORY", "action: {topic: EVENT_TOPIC_WALLET"
+            )
+        (tmp_path / spec.name).write_text(text)
+    _, diagnostics = load_ecosystem(tmp_path)
+    [unknown] = [d for d in diagnostics if d.code == "E050"]
+    assert unknown.message.endswith("did you mean `COMMAND_TOPIC_WALLET`?"), unknown.message
+
+
 def test_warnings_alone_keep_the_ecosystem(tmp_path: Path) -> None:
     """A spec with only warnings (an unconsumed topic) still yields the ecosystem."""
     (tmp_path / "solo.yaml").write_text(

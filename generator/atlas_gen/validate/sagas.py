@@ -140,11 +140,18 @@ def saga_topics_known(ecosystem: Ecosystem) -> Iterator[Diagnostic]:
                 topic = ecosystem.topics.get(token)
                 users = {use.loc[:2] for use in (*topic.producers, *topic.consumers)} if topic else set()
                 if users <= {("sagas", name)} and ecosystem.complete:
+                    # an action goes to a topic some service consumes; a completion comes from a producer
+                    role = "consumers" if part == "action" else "producers"
+                    candidates = {
+                        other.token
+                        for other in ecosystem.topics.values()
+                        if any(use.loc[:2] != ("sagas", name) for use in getattr(other, role))
+                    }
                     yield spec_file.diagnostic(
                         (*loc, part, "topic"),
                         "E050",
                         f"unknown topic `{token}`: no service consumes or produces it"
-                        + did_you_mean(token, set(ecosystem.topics) - {token}),
+                        + did_you_mean(token, candidates - {token}),
                     )
 
 
