@@ -108,10 +108,19 @@ class Context:
         self._session: Any = None
         self.record = record
         """The consumed Kafka record (topic, partition, offset, key, headers); None outside messages."""
-        fields = {"service": service, **(log_fields or {})}
-        if tenant is not None:
-            fields["tenant"] = tenant.key
-        self.log = HandlerLogger(logging.getLogger(f"atlas.{service}"), fields)
+        self._service = service
+        self._log_fields = log_fields
+        self._log: HandlerLogger | None = None
+
+    @property
+    def log(self) -> HandlerLogger:
+        """A logger bound to the service, tenant and message or route (built on first use)."""
+        if self._log is None:  # most handler runs never log: no logger per message
+            fields = {"service": self._service, **(self._log_fields or {})}
+            if self._tenant is not None:
+                fields["tenant"] = self._tenant.key
+            self._log = HandlerLogger(logging.getLogger(f"atlas.{self._service}"), fields)
+        return self._log
 
     @property
     def tenant(self) -> Tenant:
