@@ -44,14 +44,24 @@ def service_url_env(service: str) -> str:
     return f"{upper_snake(service)}_SERVICE_URL"
 
 
+def message_envelope_class(message: str) -> str:
+    """The class of a message's envelope fields: `PartyCommand` -> `PartyCommandEnvelope`."""
+    return f"{message}Envelope"
+
+
 def message_type_class(message: str, type_value: str) -> str:
     """The class of one type of a message: `PartyCommand` + `JOIN` -> `PartyCommandJoin`."""
     return message + pascal(type_value.lower())
 
 
+def message_body_class(message: str, type_value: str) -> str:
+    """The body class of one type of a message: `PartyCommandJoinBody`."""
+    return f"{message_type_class(message, type_value)}Body"
+
+
 def message_classes(message: str, type_values: Iterable[str]) -> list[str]:
     """Every class messages.py defines for a message: envelope, and a class and body per type."""
-    classes = [f"{message}Envelope"]
+    classes = [message_envelope_class(message)]
     for value in type_values:
-        classes += [message_type_class(message, value), f"{message_type_class(message, value)}Body"]
+        classes += [message_type_class(message, value), message_body_class(message, value)]
     return classes

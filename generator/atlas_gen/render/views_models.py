@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from atlas_gen.render.names import message_type_class, upper_snake
+from atlas_gen.render.names import (
+    message_body_class,
+    message_envelope_class,
+    message_type_class,
+    upper_snake,
+)
 from atlas_gen.render.spec_types import Imports, annotation
 from atlas_spec import FieldSpec, MessageSpec
 
@@ -175,9 +180,10 @@ def build_messages(messages: Mapping[str, MessageSpec], imports: Imports) -> tup
     for name, message in sorted(messages.items()):
         types = []
         for value, fields in message.types.items():
-            type_cls = message_type_class(name, value)
             body_fields = build_fields(fields, imports, models_module=".models")
-            types.append(MessageTypeView(value, type_cls, f"{type_cls}Body", body_fields))
+            type_class, body_class = message_type_class(name, value), message_body_class(name, value)
+            types.append(MessageTypeView(value, type_class, body_class, body_fields))
         envelope = build_fields(message.fields, imports, models_module=".models")
-        views.append(MessageView(name, f"{name}Envelope", adapter_name(name), envelope, tuple(types)))
+        envelope_class = message_envelope_class(name)
+        views.append(MessageView(name, envelope_class, adapter_name(name), envelope, tuple(types)))
     return tuple(views)

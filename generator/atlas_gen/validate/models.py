@@ -154,9 +154,9 @@ def camel_names_distinct(ecosystem: Ecosystem) -> Iterator[Diagnostic]:
         seen: dict[tuple[Loc, str], str] = {}
         for _, loc in _typed_fields(spec_file):
             name = str(loc[-1])
-            first = seen.setdefault((loc[:-1], to_camel(name)), name)
+            wire = to_camel(name)
+            first = seen.setdefault((loc[:-1], wire), name)
             if first != name:
-                wire = to_camel(name)
                 message = f"fields `{first}` and `{name}` are both `{wire}` on the wire (wire_case: camel)"
                 yield spec_file.diagnostic(loc, "E028", message, key=True, expected="another field name")
 

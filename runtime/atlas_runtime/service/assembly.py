@@ -52,6 +52,10 @@ class MessagingPort(Emitter, Protocol):
     async def stop(self) -> None: ...
 
 
+# The clients of `calls:` exist while the service runs; a read-only namespace can be shared.
+_NO_CALLS: Namespace[Any] = Namespace("called service", {})
+
+
 class Service:
     """A running service assembled from its generated description.
 
@@ -106,7 +110,7 @@ class Service:
         self._tasks = TaskRunner(self.state.store)
         self._clients: ServiceClients | None = None
         self.database: ServiceDatabase | None = None
-        self._calls: Namespace[Any] = Namespace("called service", {})
+        self._calls: Namespace[Any] = _NO_CALLS
         self._registries = Namespace("registry", self.state.registries)
         self._locks = Namespace("lock", self.state.locks)
         self._produces = {p.token: (p.message, p.key, p.via) for p in description.produces}
@@ -188,7 +192,7 @@ class Service:
             self.database = None
         if self._clients is not None:
             await self._clients.aclose()
-            self._clients, self._calls = None, Namespace("called service", {})
+            self._clients, self._calls = None, _NO_CALLS
         await self.state.close(backend=self._owns_backend)
         log.info("service %s stopped", self.description.name)
 
